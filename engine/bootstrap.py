@@ -1,0 +1,66 @@
+"""The one place that wires everything: settings, calendar, store, catalog, service, clock.
+
+The CLI, the API process, the Kafka worker and the tests all call ``build``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time
+
+from sqlalchemy import Engine
+
+from engine.core.calendar import WorkingCalendar, parse_periods, parse_weekdays
+from engine.core.calendar_overrides import CalendarConfigError, CalendarOverrides
+from engine.core.clock import SystemClock
+from engine.service import CaseService, Clock
+from engine.settings import CalendarSettings, Settings
+from engine.store.catalog import ProcedureCatalog
+from engine.store.database import make_engine, upgrade
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: Engine
+    calendar: WorkingCalendar
+    catalog: ProcedureCatalog
+    service: CaseService
+    clock: Clock
+
+
+def make_calendar(settings: CalendarSettings) -> WorkingCalendar:
+    overrides = None
+    if settings.overrides is not None and str(settings.overrides):
+        if not settings.overrides.exists():
+            raise CalendarConfigError(f"{settings.overrides}: calendar overrides file not found")
+        overrides = CalendarOverrides.from_toml(settings.overrides)
+    try:
+        hour, minute = (int(x) for x in settings.cutoff.split(":"))
+        cutoff: time | None = time(hour, minute)
+    except ValueError:
+        if settings.cutoff.strip().lower() not in ("", "none", "off"):
+            raise CalendarConfigError(f"EISO_CALENDAR_CUTOFF: expected HH:MM or 'none', got {settings.cutoff!r}")
+        cutoff = None
+    return WorkingCalendar(
+        timezone=settings.timezone,
+        periods=parse_periods(settings.hours),
+        weekdays=parse_weekdays(settings.weekdays),
+        cutoff=cutoff,
+        overrides=overrides,
+        use_public_holidays=settings.public_holidays,
+    )
+
+
+def build(settings: Settings | None = None, clock: Clock | None = None, engine: Engine | None = None,
+          migrate: bool = True) -> App:
+    settings = settings or Settings()
+    engine = engine or make_engine(settings.database.url)
+    if migrate:
+        upgrade(engine)
+    calendar = make_calendar(settings.calendar)
+    catalog = ProcedureCatalog(engine)
+    clock = clock or SystemClock()
+    service = CaseService(engine, catalog, calendar, clock, cache_size=settings.engine.case_cache_size,
+                          snapshot_every=settings.engine.snapshot_every)
+    return App(settings=settings, engine=engine, calendar=calendar, catalog=catalog, service=service, clock=clock)

@@ -1,0 +1,182 @@
+"""Case events of the contract (section 2): parsing and validation with clear errors.
+
+A malformed event never raises anything but ``EventInvalid``, whose message names the
+event (its id when it has one) and every problem found, so the caller can keep it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+CASE_RECEIVED = "case.received"
+STEP_STARTED = "step.started"
+STEP_COMPLETED = "step.completed"
+SUPPLEMENT_REQUESTED = "case.supplement_requested"
+SUPPLEMENT_RECEIVED = "case.supplement_received"
+SUSPENDED = "case.suspended"
+RESUMED = "case.resumed"
+EXTENDED = "case.extended"
+RESULT_READY = "case.result_ready"
+RETURNED = "case.returned"
+WITHDRAWN = "case.withdrawn"
+REJECTED = "case.rejected"
+STOPPED = "case.stopped"
+
+EVENT_TYPES: frozenset[str] = frozenset(
+    {
+        CASE_RECEIVED, STEP_STARTED, STEP_COMPLETED, SUPPLEMENT_REQUESTED, SUPPLEMENT_RECEIVED,
+        SUSPENDED, RESUMED, EXTENDED, RESULT_READY, RETURNED, WITHDRAWN, REJECTED, STOPPED,
+    }
+)
+STEP_EVENT_TYPES = frozenset({STEP_STARTED, STEP_COMPLETED})
+CLOSING_TYPES = frozenset({RETURNED, WITHDRAWN, REJECTED, STOPPED})
+
+MAX_TEXT = 500
+
+
+class EventInvalid(ValueError):
+    """The event cannot be applied as it stands; ``problems`` says why, field by field."""
+
+    def __init__(self, problems: list[str], event_id: str | None = None, raw: Any = None):
+        self.problems = problems
+        self.event_id = event_id
+        self.raw = raw
+        name = f"event {event_id!r}" if event_id else "event without a usable event_id"
+        super().__init__(f"{name}: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class CaseEvent:
+    event_id: str
+    type: str
+    case_id: str
+    agency: str
+    procedure: str
+    occurred_at: datetime
+    step: str | None = None
+    due_at: datetime | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    actor: dict[str, Any] | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "event_id": self.event_id,
+            "type": self.type,
+            "case_id": self.case_id,
+            "agency": self.agency,
+            "procedure": self.procedure,
+            "occurred_at": self.occurred_at.isoformat(),
+        }
+        if self.step is not None:
+            out["step"] = self.step
+        if self.due_at is not None:
+            out["due_at"] = self.due_at.isoformat()
+        if self.data:
+            out["data"] = self.data
+        if self.actor is not None:
+            out["actor"] = self.actor
+        if self.reason is not None:
+            out["reason"] = self.reason
+        return out
+
+
+def parse_timestamp(value: Any, name: str, problems: list[str]) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"{name} must be an RFC 3339 timestamp with offset, got {_show(value)}")
+        return None
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "zZ" else text)
+    except ValueError:
+        problems.append(f"{name} is not an RFC 3339 timestamp: {_show(value)}")
+        return None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        problems.append(f"{name} has no UTC offset: {_show(value)} (write e.g. 2026-03-02T08:15:00+07:00)")
+        return None
+    return parsed
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _text(obj: dict[str, Any], name: str, problems: list[str], required: bool) -> str | None:
+    value = obj.get(name)
+    if value is None:
+        if required:
+            problems.append(f"missing field {name!r}")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"{name} must be a non-empty string, got {_show(value)}")
+        return None
+    if len(value) > MAX_TEXT:
+        problems.append(f"{name} is longer than {MAX_TEXT} characters")
+        return None
+    return value.strip()
+
+
+def parse_event(obj: Any) -> CaseEvent:
+    """Validate one decoded JSON value as a contract event."""
+    if not isinstance(obj, dict):
+        raise EventInvalid([f"an event must be a JSON object, got {type(obj).__name__}"], raw=obj)
+    problems: list[str] = []
+    event_id = _text(obj, "event_id", problems, required=True)
+    event_type = _text(obj, "type", problems, required=True)
+    if event_type is not None and event_type not in EVENT_TYPES:
+        problems.append(f"unknown type {event_type!r} (expected one of {', '.join(sorted(EVENT_TYPES))})")
+    case_id = _text(obj, "case_id", problems, required=True)
+    agency = _text(obj, "agency", problems, required=True)
+    procedure = _text(obj, "procedure", problems, required=True)
+    occurred_at = None
+    if "occurred_at" not in obj:
+        problems.append("missing field 'occurred_at'")
+    else:
+        occurred_at = parse_timestamp(obj["occurred_at"], "occurred_at", problems)
+    step = _text(obj, "step", problems, required=event_type in STEP_EVENT_TYPES)
+    due_at = None
+    if obj.get("due_at") is not None:
+        due_at = parse_timestamp(obj["due_at"], "due_at", problems)
+    data = obj.get("data") or {}
+    if not isinstance(data, dict):
+        problems.append(f"data must be a JSON object, got {_show(data)}")
+    actor = obj.get("actor")
+    if actor is not None and not isinstance(actor, dict):
+        problems.append(f"actor must be a JSON object like {{\"unit\": ..., \"officer\": ...}}, got {_show(actor)}")
+    reason = obj.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        problems.append(f"reason must be a string, got {_show(reason)}")
+    if problems:
+        raise EventInvalid(problems, event_id=event_id or _raw_id(obj), raw=obj)
+    assert event_id and event_type and case_id and agency and procedure and occurred_at
+    return CaseEvent(
+        event_id=event_id,
+        type=event_type,
+        case_id=case_id,
+        agency=agency,
+        procedure=procedure,
+        occurred_at=occurred_at,
+        step=step,
+        due_at=due_at,
+        data=dict(data) if isinstance(data, dict) else {},
+        actor=actor,
+        reason=reason,
+    )
+
+
+def _raw_id(obj: dict[str, Any]) -> str | None:
+    value = obj.get("event_id")
+    return str(value)[:200] if value not in (None, "") else None
+
+
+def parse_event_line(line: str | bytes) -> CaseEvent:
+    """Decode one JSON Lines record (or one Kafka message value) and validate it."""
+    try:
+        obj = json.loads(line)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise EventInvalid([f"not valid JSON: {err}"], raw=line) from None
+    return parse_event(obj)

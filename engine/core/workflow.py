@@ -1,0 +1,142 @@
+"""One SpiffWorkflow instance per case: which steps are active, completing them, snapshots.
+
+Every task of a procedure is parsed as a manual task (``engine.procedures``), so the
+workflow only moves when the one-stop-shop reports a step completed; gateways are
+evaluated by the safe expression language, never by Python.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from engine.core.procedure import LoadedProcedure
+from engine.procedures.script_engine import SafeScriptEngine
+
+SERIALIZER_VERSION = BpmnWorkflowSerializer.VERSION if hasattr(BpmnWorkflowSerializer, "VERSION") else "1.5"
+_SCRIPT_ENGINE = SafeScriptEngine()
+
+
+class WorkflowStuck(Exception):
+    """The workflow could not move on (e.g. no gateway condition matched the case data)."""
+
+
+class _SpecFreeWorkflowConverter(BpmnWorkflowConverter):
+    """Leaves the process spec out of each case snapshot: it belongs to the procedure version."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct: dict[str, Any], procedure: LoadedProcedure | None = None) -> BpmnWorkflow:
+        assert procedure is not None, "a case snapshot is restored against its procedure version"
+        workflow = self.target_class(procedure.spec, procedure.subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _make_serializer() -> BpmnWorkflowSerializer:
+    config = dict(DEFAULT_CONFIG)
+    config[BpmnWorkflow] = _SpecFreeWorkflowConverter
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+
+
+_SERIALIZER = _make_serializer()
+
+
+class CaseWorkflow:
+    def __init__(self, procedure: LoadedProcedure, workflow: BpmnWorkflow):
+        self.procedure = procedure
+        self.workflow = workflow
+        self.workflow.script_engine = _SCRIPT_ENGINE
+
+    @classmethod
+    def start(cls, procedure: LoadedProcedure, data: dict[str, Any]) -> CaseWorkflow:
+        workflow = BpmnWorkflow(procedure.spec, procedure.subprocess_specs, script_engine=_SCRIPT_ENGINE)
+        workflow.data.update(data)
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(data)
+        case_workflow = cls(procedure, workflow)
+        case_workflow._advance()
+        return case_workflow
+
+    # -- reading -----------------------------------------------------------------
+    def ready(self) -> list[tuple[str, str]]:
+        """The active steps as (task id, step id) pairs, in workflow order."""
+        steps = self.procedure.definition.steps
+        return [(str(t.id), t.task_spec.name) for t in self._ready() if t.task_spec.name in steps]
+
+    def ready_steps(self) -> list[str]:
+        return [step for _, step in self.ready()]
+
+    def is_completed(self) -> bool:
+        return bool(self.workflow.is_completed())
+
+    def path_to(self, step_id: str) -> set[str] | None:
+        """Active steps from which ``step_id`` can be reached (to be bypassed), or None."""
+        graph = self.procedure.definition.graph
+        ready = self.ready_steps()
+        if step_id in ready:
+            return set()
+        on_path = {s for s in ready if step_id in _reachable(graph, s)}
+        return on_path or None
+
+    # -- moving ------------------------------------------------------------------
+    def complete(self, task_id: str, data: dict[str, Any]) -> None:
+        task = next((t for t in self._ready() if str(t.id) == task_id), None)
+        if task is None:
+            raise KeyError(task_id)
+        task.data.update(data)
+        try:
+            task.run()
+        except SpiffWorkflowException as err:
+            raise WorkflowStuck(f"step {task.task_spec.name}: {err}") from None
+        self._advance()
+
+    def _advance(self) -> None:
+        try:
+            self.workflow.do_engine_steps()
+        except SpiffWorkflowException as err:
+            raise WorkflowStuck(str(err)) from None
+
+    def _ready(self) -> list[Any]:
+        return list(self.workflow.get_tasks(state=TaskState.READY))
+
+    # -- snapshots -----------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        dct: dict[str, Any] = _SERIALIZER.to_dict(self.workflow)
+        dct["serializer_version"] = SERIALIZER_VERSION
+        return dct
+
+    @classmethod
+    def restore(cls, procedure: LoadedProcedure, snapshot: dict[str, Any]) -> CaseWorkflow:
+        dct = dict(snapshot)
+        dct.pop("serializer_version", None)
+        workflow = _SERIALIZER.from_dict(dct, procedure=procedure)
+        return cls(procedure, workflow)
+
+
+def _reachable(graph: dict[str, tuple[str, ...]], start: str) -> set[str]:
+    seen: set[str] = set()
+    queue = deque(graph.get(start, ()))
+    while queue:
+        node = queue.popleft()
+        if node in seen:
+            continue
+        seen.add(node)
+        queue.extend(graph.get(node, ()))
+    return seen

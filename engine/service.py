@@ -1,0 +1,257 @@
+"""The application service: one event, one transaction; the same path for the CLI, HTTP and Kafka.
+
+Events arrive as parsed ``CaseEvent``s or as raw lines. Each is journaled with the rows it
+changes in one transaction; a duplicate ``event_id`` changes nothing; an event that cannot
+be applied yet (unknown case, procedure not deployed) is parked with its reason and
+applied when it can be; an invalid one is kept with its problems.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, col, delete, select
+
+from engine.core.events import CASE_RECEIVED, CaseEvent, EventInvalid, parse_event, parse_event_line
+from engine.core.handling import CaseHandler
+from engine.core.nonconformities import Nonconformity
+from engine.store.cases import (
+    WATCH_TICK, LiveCase, StaleCase, append_journal, load_case, save_case, save_nonconformities,
+)
+from engine.store.catalog import ProcedureCatalog
+from engine.store.tables import CaseRow, CaseStepRow, JournalEntry, ParkedEvent, RefusedEvent
+
+APPLIED, DUPLICATE, PARKED, REFUSED = "applied", "duplicate", "parked", "refused"
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one event: the answer the sending system gets."""
+
+    status: str
+    event_id: str | None
+    case_id: str | None
+    reason: str | None = None
+    step: str | None = None
+    nonconformities: tuple[Nonconformity, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "event_id": self.event_id,
+            "case_id": self.case_id,
+            "step": self.step,
+            "reason": self.reason,
+            "nonconformities": [{"key": n.key, "type": n.type, "step": n.step} for n in self.nonconformities],
+        }
+
+
+@dataclass
+class WatchResult:
+    at: datetime
+    cases: int = 0
+    nonconformities: list[Nonconformity] = field(default_factory=list)
+
+
+class CaseService:
+    def __init__(self, engine: Engine, catalog: ProcedureCatalog, calendar: Any, clock: Clock,
+                 cache_size: int = 20_000, snapshot_every: int = 16):
+        self.engine = engine
+        self.catalog = catalog
+        self.calendar = calendar
+        self.clock = clock
+        self.cache_size = cache_size
+        self.snapshot_every = snapshot_every
+        self._cache: OrderedDict[str, LiveCase] = OrderedDict()
+
+    # -- entry points ------------------------------------------------------------------
+    def ingest_line(self, line: str | bytes, source: str) -> Outcome:
+        try:
+            event = parse_event_line(line)
+        except EventInvalid as err:
+            raw = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+            return self.refuse(raw, err, source)
+        return self.ingest(event)
+
+    def ingest_object(self, obj: Any, source: str) -> Outcome:
+        try:
+            event = parse_event(obj)
+        except EventInvalid as err:
+            return self.refuse(json.dumps(obj, ensure_ascii=False, default=str), err, source)
+        return self.ingest(event)
+
+    def ingest(self, event: CaseEvent) -> Outcome:
+        outcome = self._apply(event)
+        if outcome.status == APPLIED and event.type == CASE_RECEIVED:
+            self._apply_parked(ParkedEvent.case_id == event.case_id)
+        return outcome
+
+    def refuse(self, raw: str, err: EventInvalid, source: str) -> Outcome:
+        with Session(self.engine) as session:
+            session.add(RefusedEvent(event_id=err.event_id, source=source[:500], raw=raw[:100_000],
+                                     problems="; ".join(err.problems), refused_at=self.clock.now()))
+            session.commit()
+        return Outcome(REFUSED, err.event_id, None, reason=str(err))
+
+    def retry_parked(self, procedure: str | None = None) -> list[Outcome]:
+        """Apply parked events that can be applied now (e.g. after a procedure is deployed)."""
+        condition = (ParkedEvent.procedure == procedure) if procedure else (col(ParkedEvent.id) > 0)
+        return self._apply_parked(condition)
+
+    def watch(self, at: datetime | None = None) -> WatchResult:
+        """Raise what is overdue as of ``at`` (default now) for every open clock."""
+        at = at or self.clock.now()
+        result = WatchResult(at=at)
+        for case_id in self._due_cases(at):
+            records = self._tick(case_id, at)
+            result.cases += 1
+            result.nonconformities.extend(records)
+        return result
+
+    # -- applying one event --------------------------------------------------------------
+    def _apply(self, event: CaseEvent, parked_id: int | None = None, attempts: int = 3) -> Outcome:
+        for attempt in range(attempts):
+            live = self._cache.pop(event.case_id, None)
+            try:
+                outcome, live = self._apply_in_transaction(event, live, parked_id)
+            except (StaleCase, IntegrityError, OperationalError):
+                if attempt == attempts - 1:
+                    raise
+                continue
+            except Exception:
+                raise
+            if live is not None:
+                self._remember(live)
+            return outcome
+        raise AssertionError("unreachable")
+
+    def _apply_in_transaction(self, event: CaseEvent, live: LiveCase | None, parked_id: int | None
+                              ) -> tuple[Outcome, LiveCase | None]:
+        now = self.clock.now()
+        with Session(self.engine) as session:
+            if self._seen(session, event.event_id, parked_id):
+                return Outcome(DUPLICATE, event.event_id, event.case_id, "event already received"), live
+            if live is None:
+                live = load_case(session, event.case_id, self.catalog, self.calendar)
+            if live is None:
+                found = None if event.type != CASE_RECEIVED else self.catalog.in_force(event.procedure,
+                                                                                        event.occurred_at)
+                if found is None:
+                    reason = (f"case {event.case_id} has not been received" if event.type != CASE_RECEIVED
+                              else f"procedure {event.procedure} is not deployed")
+                    self._park(session, event, reason, now, parked_id)
+                    session.commit()
+                    return Outcome(PARKED, event.event_id, event.case_id, reason, event.step), None
+                version, procedure = found
+                handler, applied = CaseHandler.receive(event, procedure, version, self.calendar)
+                live = LiveCase(handler, event_count=0, journal_seq=0, since_snapshot=0, is_new=True)
+            else:
+                applied = live.handler.apply(event)
+            seq = append_journal(session, event_id=event.event_id, case_id=event.case_id, type_=event.type,
+                                 occurred_at=event.occurred_at, recorded_at=now, payload=event.to_dict(),
+                                 notes=applied.notes)
+            save_case(session, live, seq, now, self.snapshot_every)
+            save_nonconformities(session, applied.nonconformities.values(), now)
+            if parked_id is not None:
+                session.execute(delete(ParkedEvent).where(col(ParkedEvent.id) == parked_id))
+            session.commit()
+        outcome = Outcome(APPLIED, event.event_id, event.case_id, "; ".join(applied.notes) or None,
+                          applied.step, tuple(applied.nonconformities.values()))
+        return outcome, live
+
+    def _seen(self, session: Session, event_id: str, parked_id: int | None) -> bool:
+        if session.exec(select(JournalEntry.seq).where(JournalEntry.event_id == event_id)).first() is not None:
+            return True
+        if parked_id is not None:
+            return False
+        return session.exec(select(ParkedEvent.id).where(ParkedEvent.event_id == event_id)).first() is not None
+
+    def _park(self, session: Session, event: CaseEvent, reason: str, now: datetime, parked_id: int | None) -> None:
+        if parked_id is not None:
+            parked = session.get(ParkedEvent, parked_id)
+            if parked is not None:
+                parked.reason = reason
+                session.add(parked)
+            return
+        session.add(ParkedEvent(event_id=event.event_id, case_id=event.case_id, procedure=event.procedure,
+                                reason=reason, payload=event.to_dict(), parked_at=now))
+
+    def _apply_parked(self, condition: Any) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        with Session(self.engine) as session:
+            parked = [(p.id, p.payload) for p in session.exec(
+                select(ParkedEvent).where(condition).order_by(col(ParkedEvent.id))
+            ).all()]
+        received_first = sorted(parked, key=lambda item: item[1].get("type") != CASE_RECEIVED)
+        for parked_id, payload in received_first:
+            assert parked_id is not None
+            outcome = self._apply(parse_event(payload), parked_id=parked_id)
+            outcomes.append(outcome)
+            if outcome.status == APPLIED and payload.get("type") == CASE_RECEIVED:
+                outcomes.extend(self._apply_parked(ParkedEvent.case_id == payload["case_id"]))
+        return outcomes
+
+    # -- the watcher ----------------------------------------------------------------------
+    def _due_cases(self, at: datetime) -> list[str]:
+        with Session(self.engine) as session:
+            steps = session.exec(
+                select(CaseStepRow.case_id).where(
+                    col(CaseStepRow.running).is_(True), col(CaseStepRow.overdue_flagged).is_(False),
+                    col(CaseStepRow.due_at) < at,
+                )
+            ).all()
+            cases = session.exec(
+                select(CaseRow.case_id).where(
+                    col(CaseRow.clock_running).is_(True), col(CaseRow.overdue_flagged).is_(False),
+                    col(CaseRow.due_at) < at,
+                )
+            ).all()
+        return sorted(set(steps) | set(cases))
+
+    def _tick(self, case_id: str, at: datetime) -> list[Nonconformity]:
+        live = self._cache.pop(case_id, None)
+        now = self.clock.now()
+        with Session(self.engine) as session:
+            if live is None:
+                live = load_case(session, case_id, self.catalog, self.calendar)
+            if live is None:
+                return []
+            applied = live.handler.tick(at)
+            if not applied.nonconformities:
+                self._remember(live)
+                return []
+            tick_id = f"watch:{case_id}:{at.isoformat()}"
+            seq = append_journal(session, event_id=tick_id, case_id=case_id, type_=WATCH_TICK, occurred_at=at,
+                                 recorded_at=now, payload={"at": at.isoformat()}, notes=[])
+            save_case(session, live, seq, now, self.snapshot_every)
+            save_nonconformities(session, applied.nonconformities.values(), now)
+            session.commit()
+        self._remember(live)
+        return list(applied.nonconformities.values())
+
+    # -- cache ----------------------------------------------------------------------------
+    def _remember(self, live: LiveCase) -> None:
+        self._cache[live.case.case_id] = live
+        self._cache.move_to_end(live.case.case_id)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def forget_cache(self) -> None:
+        self._cache.clear()
+
+
+def ingest_lines(service: CaseService, lines: Iterable[str], source: str) -> Iterable[Outcome]:
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            yield service.ingest_line(line, f"{source}:{number}")

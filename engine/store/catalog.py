@@ -1,0 +1,131 @@
+"""Procedure versions in the database (ISO 9001 clause 7.5: documented, versioned, kept)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from threading import Lock
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from engine.core.procedure import LoadedProcedure
+from engine.procedures.loader import load_procedure
+from engine.store.tables import ProcedureVersion
+
+
+@dataclass(frozen=True)
+class Deployment:
+    code: str
+    version: int
+    checksum: str
+    deployed_at: datetime
+    created: bool
+    filename: str
+    name: str
+
+
+class ProcedureCatalog:
+    """Deploys procedure files as versions and hands out parsed versions, cached."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._loaded: dict[tuple[str, int], LoadedProcedure] = {}
+        self._lock = Lock()
+
+    def deploy(self, source: bytes, filename: str, at: datetime) -> Deployment:
+        """Store ``source`` as a new version unless it is identical to the current one.
+
+        Raises ``engine.procedures.loader.ProcedureInvalid`` when the file is refused.
+        """
+        loaded = load_procedure(source, filename)
+        code = loaded.definition.code
+        with Session(self.engine) as session:
+            latest = session.exec(
+                select(ProcedureVersion).where(ProcedureVersion.code == code)
+                .order_by(col(ProcedureVersion.version).desc()).limit(1)
+            ).first()
+            if latest is not None and latest.checksum == loaded.checksum and latest.retired_at is None:
+                return _deployment(latest, created=False)
+            row = ProcedureVersion(
+                code=code,
+                version=(latest.version + 1) if latest is not None else 1,
+                process_id=loaded.definition.process_id,
+                name=loaded.definition.name,
+                filename=filename,
+                checksum=loaded.checksum,
+                statutory_limit_seconds=loaded.definition.statutory_limit_seconds,
+                source=source,
+                deployed_at=at,
+            )
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+            with self._lock:
+                self._loaded[(code, row.version)] = loaded
+            return _deployment(row, created=True)
+
+    def versions(self, code: str | None = None) -> list[ProcedureVersion]:
+        with Session(self.engine) as session:
+            query = select(ProcedureVersion).order_by(col(ProcedureVersion.code), col(ProcedureVersion.version))
+            if code is not None:
+                query = query.where(ProcedureVersion.code == code)
+            rows = list(session.exec(query).all())
+            for row in rows:
+                session.expunge(row)
+            return rows
+
+    def retire(self, code: str, version: int, at: datetime) -> bool:
+        with Session(self.engine) as session:
+            row = session.exec(
+                select(ProcedureVersion).where(ProcedureVersion.code == code, ProcedureVersion.version == version)
+            ).first()
+            if row is None:
+                return False
+            if row.retired_at is None:
+                row.retired_at = at
+                session.add(row)
+                session.commit()
+            return True
+
+    def in_force(self, code: str, at: datetime) -> tuple[int, LoadedProcedure] | None:
+        """The version a case received at ``at`` follows.
+
+        The newest version deployed at or before ``at``; for a case older than every
+        deployment (a backfill), the first version. Retired versions take no new case.
+        """
+        with Session(self.engine) as session:
+            base = select(ProcedureVersion.version).where(
+                ProcedureVersion.code == code, col(ProcedureVersion.retired_at).is_(None)
+            )
+            version = session.exec(
+                base.where(ProcedureVersion.deployed_at <= at).order_by(col(ProcedureVersion.version).desc())
+            ).first()
+            if version is None:
+                version = session.exec(base.order_by(col(ProcedureVersion.version))).first()
+        if version is None:
+            return None
+        return version, self.get(code, version)
+
+    def get(self, code: str, version: int) -> LoadedProcedure:
+        key = (code, version)
+        loaded = self._loaded.get(key)
+        if loaded is not None:
+            return loaded
+        with Session(self.engine) as session:
+            row = session.exec(
+                select(ProcedureVersion).where(ProcedureVersion.code == code, ProcedureVersion.version == version)
+            ).one()
+            loaded = load_procedure(row.source, row.filename)
+        with self._lock:
+            self._loaded[key] = loaded
+        return loaded
+
+    def count(self) -> int:
+        with Session(self.engine) as session:
+            return int(session.exec(select(func.count()).select_from(ProcedureVersion)).one())
+
+
+def _deployment(row: ProcedureVersion, created: bool) -> Deployment:
+    return Deployment(code=row.code, version=row.version, checksum=row.checksum, deployed_at=row.deployed_at,
+                      created=created, filename=row.filename, name=row.name)

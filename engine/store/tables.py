@@ -1,0 +1,176 @@
+"""Database tables (SQLModel). They never leave through an API: adapters map them.
+
+Throughput design: an event appends one ``journal`` row and updates the small ``case``
+row and the step rows it touched; the case's full state (with its workflow) is written
+to ``case_snapshot`` only every few events and when the case closes. A case is rebuilt
+from its latest snapshot plus the journal rows after it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes stored as UTC; SQLite keeps no offset, PostgreSQL uses timestamptz."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class ProcedureVersion(SQLModel, table=True):
+    __tablename__ = "procedure_version"
+    __table_args__ = (UniqueConstraint("code", "version", name="uq_procedure_code_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, max_length=32)
+    version: int
+    process_id: str = Field(max_length=255)
+    name: str = Field(max_length=500)
+    filename: str = Field(max_length=500)
+    checksum: str = Field(max_length=64)
+    statutory_limit_seconds: int
+    source: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    deployed_at: datetime = _ts(nullable=False)
+    retired_at: datetime | None = _ts()
+
+
+class CaseRow(SQLModel, table=True):
+    __tablename__ = "cases"
+
+    case_id: str = Field(primary_key=True, max_length=200)
+    agency: str = Field(index=True, max_length=100)
+    procedure: str = Field(index=True, max_length=32)
+    procedure_version: int
+    status: str = Field(index=True, max_length=32)
+    received_at: datetime = _ts(nullable=False, index=True)
+    started_at: datetime = _ts(nullable=False)
+    due_at: datetime | None = _ts(index=True)
+    clock_running: bool = Field(default=True)
+    overdue_flagged: bool = Field(default=False)
+    promised_at: datetime | None = _ts()
+    extended_due_at: datetime | None = _ts()
+    resolved_at: datetime | None = _ts(index=True)
+    timeliness: str | None = Field(default=None, max_length=16)
+    delay_seconds: int | None = None
+    closed_at: datetime | None = _ts()
+    last_event_at: datetime | None = _ts()
+    event_count: int = 0
+    journal_seq: int = 0
+
+
+class CaseStepRow(SQLModel, table=True):
+    __tablename__ = "case_step"
+    __table_args__ = (Index("ix_case_step_watch", "running", "overdue_flagged", "due_at"),)
+
+    case_id: str = Field(primary_key=True, max_length=200)
+    seq: int = Field(primary_key=True)
+    step: str = Field(max_length=255)
+    unit: str | None = Field(default=None, max_length=255)
+    agency: str = Field(max_length=100, index=True)
+    procedure: str = Field(max_length=32)
+    status: str = Field(max_length=16)
+    activated_at: datetime = _ts(nullable=False)
+    started_at: datetime | None = _ts()
+    due_at: datetime | None = _ts()
+    completed_at: datetime | None = _ts()
+    timeliness: str | None = Field(default=None, max_length=16)
+    delay_seconds: int | None = None
+    running: bool = False
+    overdue_flagged: bool = False
+
+
+class JournalEntry(SQLModel, table=True):
+    __tablename__ = "journal"
+    __table_args__ = (Index("ix_journal_case_seq", "case_id", "seq"),)
+
+    seq: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=255, unique=True)
+    case_id: str = Field(max_length=200)
+    type: str = Field(max_length=64)
+    occurred_at: datetime = _ts(nullable=False)
+    recorded_at: datetime = _ts(nullable=False)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    notes: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class CaseSnapshot(SQLModel, table=True):
+    __tablename__ = "case_snapshot"
+
+    case_id: str = Field(primary_key=True, max_length=200)
+    journal_seq: int
+    serializer_version: str = Field(max_length=16)
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    taken_at: datetime = _ts(nullable=False)
+
+
+class ParkedEvent(SQLModel, table=True):
+    __tablename__ = "parked_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=255, unique=True)
+    case_id: str = Field(max_length=200, index=True)
+    procedure: str = Field(max_length=32, index=True)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    parked_at: datetime = _ts(nullable=False)
+
+
+class RefusedEvent(SQLModel, table=True):
+    __tablename__ = "refused_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str | None = Field(default=None, max_length=255, index=True)
+    source: str = Field(max_length=500)
+    raw: str = Field(sa_column=Column(Text, nullable=False))
+    problems: str = Field(sa_column=Column(Text, nullable=False))
+    refused_at: datetime = _ts(nullable=False)
+
+
+class NonconformityRow(SQLModel, table=True):
+    __tablename__ = "nonconformity"
+
+    key: str = Field(primary_key=True, max_length=400)
+    type: str = Field(index=True, max_length=40)
+    case_id: str = Field(index=True, max_length=200)
+    agency: str = Field(index=True, max_length=100)
+    procedure: str = Field(index=True, max_length=32)
+    procedure_version: int
+    step: str | None = Field(default=None, max_length=255)
+    due_at: datetime | None = _ts()
+    actual_at: datetime | None = _ts()
+    delay_seconds: int | None = None
+    detected_at: datetime = _ts(nullable=False, index=True)
+    event_ids: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    details: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="open", max_length=32, index=True)
+    updated_at: datetime = _ts(nullable=False)
+
+
+
+
+__all__ = [
+    "CaseRow", "CaseSnapshot", "CaseStepRow", "JournalEntry", "NonconformityRow", "ParkedEvent",
+    "ProcedureVersion", "RefusedEvent", "UTCDateTime",
+]
