@@ -1,0 +1,120 @@
+"""The ``eiso`` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from engine.cli import cases, demo, procedures
+from engine.cli.context import get_app, parse_time
+from engine.cli.output import Format, errors, fail, print_csv, print_json, print_table
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="eiso: ISO 9001 procedures as BPMN, held against the one-stop-shop's case events.")
+app.add_typer(procedures.app, name="procedures")
+app.add_typer(cases.cases_app, name="cases")
+app.add_typer(cases.nc_app, name="nc")
+app.add_typer(cases.events_app, name="events")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+app.add_typer(db_app, name="db")
+app.command("report")(cases.report)
+app.command("simulate")(demo.simulate)
+app.command("demo")(demo.demo)
+
+
+@app.command("ingest")
+def ingest(
+    file: Annotated[str, typer.Argument(help="JSON Lines file of case events, or - for standard input")],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary")] = False,
+) -> None:
+    """Apply case events in file order, exactly as the Kafka worker would."""
+    from engine.cli.ingesting import ingest_stream
+
+    if file == "-":
+        code = ingest_stream(get_app(), sys.stdin, "stdin", quiet=quiet, total=None)
+    else:
+        path = Path(file)
+        if not path.is_file():
+            fail(f"{file}: no such file")
+        with path.open("r", encoding="utf-8", errors="replace") as stream:
+            code = ingest_stream(get_app(), stream, path.name, quiet=quiet, total=path.stat().st_size)
+    raise typer.Exit(code)
+
+
+@app.command("watch")
+def watch(
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit")] = False,
+    at: Annotated[str | None, typer.Option("--at", help="Evaluate as of this RFC 3339 time (default now)")] = None,
+    output: Annotated[Format, typer.Option("--format")] = Format.table,
+    interval: Annotated[float | None, typer.Option("--interval", help="Seconds between passes")] = None,
+) -> None:
+    """Evaluate every open clock and raise what is overdue."""
+    import time as _time
+
+    eiso = get_app()
+    when: datetime | None = parse_time(at, "--at") if at else None
+    while True:
+        result = eiso.service.watch(when)
+        rows = [{"type": n.type, "case_id": n.case_id, "step": n.step,
+                 "due_at": eiso.calendar.local(n.due_at).isoformat() if n.due_at else None,
+                 "delay_working_hours": n.delay_working_hours} for n in result.nonconformities]
+        if output is Format.json:
+            print_json({"at": eiso.calendar.local(result.at).isoformat(), "cases_checked": result.cases,
+                        "raised": rows})
+        elif output is Format.csv:
+            print_csv(rows, ["type", "case_id", "step", "due_at", "delay_working_hours"])
+        else:
+            errors.print(f"watch as of {eiso.calendar.local(result.at).isoformat()}: {result.cases} case(s) "
+                         f"checked, {len(rows)} nonconformit{'y' if len(rows) == 1 else 'ies'} raised")
+            if rows:
+                print_table(rows, ["type", "case_id", "step", "due_at", "delay_working_hours"])
+        if once or when is not None:
+            return
+        _time.sleep(interval or eiso.settings.engine.watch_interval_seconds)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the latest version."""
+    from engine.store.database import make_engine, upgrade
+    from engine.settings import Settings
+
+    settings = Settings()
+    upgrade(make_engine(settings.database.url))
+    errors.print(f"schema up to date on {_safe_url(settings.database.url)}")
+
+
+def _safe_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def main() -> None:
+    try:
+        app()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        raise SystemExit(130) from None
+    except Exception as err:  # the last line of defence: no traceback in front of a user
+        from engine.cli.context import describe_error
+
+        errors.print(f"[bold red]error:[/] {describe_error(err)}", highlight=False)
+        if os.environ.get("EISO_DEBUG"):
+            traceback.print_exc()
+        else:
+            errors.print("(set EISO_DEBUG=1 to see the technical details)")
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()
