@@ -15,18 +15,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session, col, delete, select
 
 from engine.core.events import CASE_RECEIVED, CaseEvent, EventInvalid, parse_event, parse_event_line
 from engine.core.handling import CaseHandler
 from engine.core.nonconformities import Nonconformity
+from engine.store.cases import PARKED as PARKED_EVENTS
 from engine.store.cases import (
-    WATCH_TICK, LiveCase, StaleCase, append_journal, load_case, save_case, save_nonconformities,
+    CASES, STEPS, WATCH_TICK, LiveCase, StaleCase, append_journal, event_seen, load_case, save_case,
+    save_nonconformities,
 )
 from engine.store.catalog import ProcedureCatalog
-from engine.store.tables import CaseRow, CaseStepRow, JournalEntry, ParkedEvent, RefusedEvent
+from engine.store.tables import RefusedEvent
+
+REFUSED_TABLE = RefusedEvent.__table__  # type: ignore[attr-defined]
 
 APPLIED, DUPLICATE, PARKED, REFUSED = "applied", "duplicate", "parked", "refused"
 
@@ -94,19 +97,19 @@ class CaseService:
     def ingest(self, event: CaseEvent) -> Outcome:
         outcome = self._apply(event)
         if outcome.status == APPLIED and event.type == CASE_RECEIVED:
-            self._apply_parked(ParkedEvent.case_id == event.case_id)
+            self._apply_parked(PARKED_EVENTS.c.case_id == event.case_id)
         return outcome
 
     def refuse(self, raw: str, err: EventInvalid, source: str) -> Outcome:
-        with Session(self.engine) as session:
-            session.add(RefusedEvent(event_id=err.event_id, source=source[:500], raw=raw[:100_000],
-                                     problems="; ".join(err.problems), refused_at=self.clock.now()))
-            session.commit()
+        with self.engine.begin() as conn:
+            conn.execute(REFUSED_TABLE.insert(), {"event_id": err.event_id, "source": source[:500],
+                                                  "raw": raw[:100_000], "problems": "; ".join(err.problems),
+                                                  "refused_at": self.clock.now()})
         return Outcome(REFUSED, err.event_id, None, reason=str(err))
 
     def retry_parked(self, procedure: str | None = None) -> list[Outcome]:
         """Apply parked events that can be applied now (e.g. after a procedure is deployed)."""
-        condition = (ParkedEvent.procedure == procedure) if procedure else (col(ParkedEvent.id) > 0)
+        condition = (PARKED_EVENTS.c.procedure == procedure) if procedure else (PARKED_EVENTS.c.id > 0)
         return self._apply_parked(condition)
 
     def watch(self, at: datetime | None = None) -> WatchResult:
@@ -139,59 +142,48 @@ class CaseService:
     def _apply_in_transaction(self, event: CaseEvent, live: LiveCase | None, parked_id: int | None
                               ) -> tuple[Outcome, LiveCase | None]:
         now = self.clock.now()
-        with Session(self.engine) as session:
-            if self._seen(session, event.event_id, parked_id):
+        with self.engine.begin() as conn:
+            if event_seen(conn, event.event_id, include_parked=parked_id is None):
                 return Outcome(DUPLICATE, event.event_id, event.case_id, "event already received"), live
             if live is None:
-                live = load_case(session, event.case_id, self.catalog, self.calendar)
+                live = load_case(conn, event.case_id, self.catalog, self.calendar)
             if live is None:
                 found = None if event.type != CASE_RECEIVED else self.catalog.in_force(event.procedure,
                                                                                         event.occurred_at)
                 if found is None:
                     reason = (f"case {event.case_id} has not been received" if event.type != CASE_RECEIVED
                               else f"procedure {event.procedure} is not deployed")
-                    self._park(session, event, reason, now, parked_id)
-                    session.commit()
+                    self._park(conn, event, reason, now, parked_id)
                     return Outcome(PARKED, event.event_id, event.case_id, reason, event.step), None
                 version, procedure = found
                 handler, applied = CaseHandler.receive(event, procedure, version, self.calendar)
                 live = LiveCase(handler, event_count=0, journal_seq=0, since_snapshot=0, is_new=True)
             else:
                 applied = live.handler.apply(event)
-            seq = append_journal(session, event_id=event.event_id, case_id=event.case_id, type_=event.type,
+            seq = append_journal(conn, event_id=event.event_id, case_id=event.case_id, type_=event.type,
                                  occurred_at=event.occurred_at, recorded_at=now, payload=event.to_dict(),
                                  notes=applied.notes)
-            save_case(session, live, seq, now, self.snapshot_every)
-            save_nonconformities(session, applied.nonconformities.values(), now)
+            save_case(conn, live, seq, now, self.snapshot_every)
+            save_nonconformities(conn, applied.nonconformities.values(), now)
             if parked_id is not None:
-                session.execute(delete(ParkedEvent).where(col(ParkedEvent.id) == parked_id))
-            session.commit()
+                conn.execute(delete(PARKED_EVENTS).where(PARKED_EVENTS.c.id == parked_id))
         outcome = Outcome(APPLIED, event.event_id, event.case_id, "; ".join(applied.notes) or None,
                           applied.step, tuple(applied.nonconformities.values()))
         return outcome, live
 
-    def _seen(self, session: Session, event_id: str, parked_id: int | None) -> bool:
-        if session.exec(select(JournalEntry.seq).where(JournalEntry.event_id == event_id)).first() is not None:
-            return True
+    def _park(self, conn: Connection, event: CaseEvent, reason: str, now: datetime, parked_id: int | None) -> None:
         if parked_id is not None:
-            return False
-        return session.exec(select(ParkedEvent.id).where(ParkedEvent.event_id == event_id)).first() is not None
-
-    def _park(self, session: Session, event: CaseEvent, reason: str, now: datetime, parked_id: int | None) -> None:
-        if parked_id is not None:
-            parked = session.get(ParkedEvent, parked_id)
-            if parked is not None:
-                parked.reason = reason
-                session.add(parked)
+            conn.execute(PARKED_EVENTS.update().where(PARKED_EVENTS.c.id == parked_id).values(reason=reason))
             return
-        session.add(ParkedEvent(event_id=event.event_id, case_id=event.case_id, procedure=event.procedure,
-                                reason=reason, payload=event.to_dict(), parked_at=now))
+        conn.execute(PARKED_EVENTS.insert(), {"event_id": event.event_id, "case_id": event.case_id,
+                                       "procedure": event.procedure, "reason": reason,
+                                       "payload": event.to_dict(), "parked_at": now})
 
     def _apply_parked(self, condition: Any) -> list[Outcome]:
         outcomes: list[Outcome] = []
-        with Session(self.engine) as session:
-            parked = [(p.id, p.payload) for p in session.exec(
-                select(ParkedEvent).where(condition).order_by(col(ParkedEvent.id))
+        with self.engine.connect() as conn:
+            parked = [(p.id, p.payload) for p in conn.execute(
+                select(PARKED_EVENTS.c.id, PARKED_EVENTS.c.payload).where(condition).order_by(PARKED_EVENTS.c.id)
             ).all()]
         received_first = sorted(parked, key=lambda item: item[1].get("type") != CASE_RECEIVED)
         for parked_id, payload in received_first:
@@ -199,32 +191,26 @@ class CaseService:
             outcome = self._apply(parse_event(payload), parked_id=parked_id)
             outcomes.append(outcome)
             if outcome.status == APPLIED and payload.get("type") == CASE_RECEIVED:
-                outcomes.extend(self._apply_parked(ParkedEvent.case_id == payload["case_id"]))
+                outcomes.extend(self._apply_parked(PARKED_EVENTS.c.case_id == payload["case_id"]))
         return outcomes
 
     # -- the watcher ----------------------------------------------------------------------
     def _due_cases(self, at: datetime) -> list[str]:
-        with Session(self.engine) as session:
-            steps = session.exec(
-                select(CaseStepRow.case_id).where(
-                    col(CaseStepRow.running).is_(True), col(CaseStepRow.overdue_flagged).is_(False),
-                    col(CaseStepRow.due_at) < at,
-                )
-            ).all()
-            cases = session.exec(
-                select(CaseRow.case_id).where(
-                    col(CaseRow.clock_running).is_(True), col(CaseRow.overdue_flagged).is_(False),
-                    col(CaseRow.due_at) < at,
-                )
-            ).all()
+        with self.engine.connect() as conn:
+            steps = conn.execute(select(STEPS.c.case_id).where(
+                STEPS.c.running.is_(True), STEPS.c.overdue_flagged.is_(False), STEPS.c.due_at < at,
+            )).scalars().all()
+            cases = conn.execute(select(CASES.c.case_id).where(
+                CASES.c.clock_running.is_(True), CASES.c.overdue_flagged.is_(False), CASES.c.due_at < at,
+            )).scalars().all()
         return sorted(set(steps) | set(cases))
 
     def _tick(self, case_id: str, at: datetime) -> list[Nonconformity]:
         live = self._cache.pop(case_id, None)
         now = self.clock.now()
-        with Session(self.engine) as session:
+        with self.engine.begin() as conn:
             if live is None:
-                live = load_case(session, case_id, self.catalog, self.calendar)
+                live = load_case(conn, case_id, self.catalog, self.calendar)
             if live is None:
                 return []
             applied = live.handler.tick(at)
@@ -232,11 +218,10 @@ class CaseService:
                 self._remember(live)
                 return []
             tick_id = f"watch:{case_id}:{at.isoformat()}"
-            seq = append_journal(session, event_id=tick_id, case_id=case_id, type_=WATCH_TICK, occurred_at=at,
+            seq = append_journal(conn, event_id=tick_id, case_id=case_id, type_=WATCH_TICK, occurred_at=at,
                                  recorded_at=now, payload={"at": at.isoformat()}, notes=[])
-            save_case(session, live, seq, now, self.snapshot_every)
-            save_nonconformities(session, applied.nonconformities.values(), now)
-            session.commit()
+            save_case(conn, live, seq, now, self.snapshot_every)
+            save_nonconformities(conn, applied.nonconformities.values(), now)
         self._remember(live)
         return list(applied.nonconformities.values())
 

@@ -37,8 +37,8 @@ class Deviation:
     late_supplement: float = 0.25  # of the supplements
     suspension: float = 0.02
     slow_step: float = 0.07
-    skip_step: float = 0.015
-    unknown_step: float = 0.005
+    skip_step: float = 0.02
+    unknown_step: float = 0.01
     withdrawn: float = 0.01
     rejected: float = 0.005
     event_after_close: float = 0.005
@@ -148,45 +148,50 @@ class Simulator:
         steps = case.procedure.definition.steps
         active: dict[str, datetime] = {tid: start for tid, _ in workflow.ready()}
         last = start
-        suspended = False
-        skipped = False
-        for _ in range(200):
+        suspended = rng.random() >= dev.suspension  # True: this case is never suspended
+        skip_at = rng.randrange(len(steps)) if rng.random() < dev.skip_step else -1
+        typo_at = rng.randrange(len(steps)) if rng.random() < dev.unknown_step else -1
+        planned: dict[str, tuple[datetime, datetime]] = {}  # task id -> (finish, since), drawn once
+        for index in range(200):
             ready = {tid: step for tid, step in workflow.ready() if steps[step].counted}
             if not ready:
                 break
-            finishes = []
             for tid, step in ready.items():
-                since = active.setdefault(tid, last)
-                allowance = steps[step].allowance_seconds or cal.day_seconds
-                factor = rng.uniform(1.05, 2.5) if rng.random() < dev.slow_step else rng.betavariate(2, 3) * 1.05
-                finishes.append((cal.add(cal.next_working_instant(since), max(60, int(allowance * factor))), tid,
-                                 step, since))
-            finish, tid, step, since = min(finishes)
-            if not suspended and rng.random() < dev.suspension:
+                if tid not in planned:
+                    since = active.setdefault(tid, last)
+                    allowance = steps[step].allowance_seconds or cal.day_seconds
+                    factor = rng.uniform(1.05, 2.5) if rng.random() < dev.slow_step else rng.betavariate(2, 3) * 1.05
+                    planned[tid] = (cal.add(cal.next_working_instant(since), max(60, int(allowance * factor))), since)
+            tid = min(ready, key=lambda t: (planned[t][0], t))
+            step = ready[tid]
+            finish, since = planned.pop(tid)
+            if not suspended:
                 suspended = True
                 pause = cal.add(since, 1800)
                 self._emit(case, "case.suspended", pause, reason="Chờ kết quả xác minh")
                 resume = cal.add(pause, int(cal.day_seconds * rng.uniform(1, 4)))
                 self._emit(case, "case.resumed", resume)
                 finish = cal.add(resume, max(60, cal.between(pause, finish)))
+                planned = {t: (cal.add(resume, cal.between(pause, f)) if f > pause else f, s_)
+                           for t, (f, s_) in planned.items()}
             if until is not None and finish >= until:
                 return last
             if rng.random() < dev.step_started:
                 self._emit(case, "step.started", cal.add(cal.next_working_instant(since), 900), step=step,
                            actor=self._actor(steps[step].unit))
-            if not skipped and rng.random() < dev.skip_step and len(ready) == 1:
-                skipped = True  # the one-stop-shop never reports this handover
-            elif rng.random() < dev.unknown_step:
+            if index == skip_at and len(ready) == 1:
+                pass  # the one-stop-shop never reports this handover
+            elif index == typo_at:
                 self._emit(case, "step.completed", finish, step=step + "_x", actor=self._actor(steps[step].unit))
                 self._emit(case, "step.completed", finish + timedelta(minutes=5), step=step,
                            actor=self._actor(steps[step].unit))
             else:
                 self._emit(case, "step.completed", finish, step=step, actor=self._actor(steps[step].unit))
             workflow.complete(tid, data)
+            last = max(last, finish)
             active.pop(tid, None)
             for new_tid, _ in workflow.ready():
-                active.setdefault(new_tid, finish)
-            last = max(last, finish)
+                active.setdefault(new_tid, last)
         return last
 
     def _maybe_apologise(self, case: _Case, received: datetime, due: datetime, resolved: datetime) -> None:

@@ -13,8 +13,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
-errors = Console(stderr=True)
+# Wide tables stay readable when the output is a file or a pipe (rich would assume 80 columns).
+_WIDTH = None if sys.stdout.isatty() else 200
+console = Console(width=_WIDTH)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 class Format(str, Enum):

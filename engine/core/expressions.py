@@ -93,8 +93,8 @@ def compile_condition(text: str) -> Condition:
     except (ValueError, MemoryError, RecursionError) as err:
         raise ExpressionError(f"invalid condition: {err}") from None
     names: set[str] = set()
-    compiler = _Compiler(source.strip(), names)
-    return Condition(text=text, names=frozenset(names), _fn=compiler.compile(tree.body, 0))
+    fn = _Compiler(source.strip(), names).compile(tree.body, 0)
+    return Condition(text=text, names=frozenset(names), _fn=fn)
 
 
 def _too_deep() -> ExpressionError:

@@ -60,7 +60,7 @@ def check_code(root: etree._Element, report: Report) -> None:
             report.add(element, f"script tasks are not allowed: {_NEVER_CODE}")
         elif kind == "script" and local_name(parent) not in ("scriptTask", "globalScriptTask"):
             report.add(element, f"scripts are not allowed: {_NEVER_CODE}")
-        elif local_name(element) == "" and _is_code_element(element):
+        elif not kind and _is_code_element(element):
             name = qualified(element, element.tag)
             why = "listeners run code" if name.endswith("Listener") else _NEVER_CODE
             report.add(element, f"{name} is not allowed: {why}")
@@ -92,13 +92,15 @@ def check_conditions(root: etree._Element, report: Report) -> None:
     for element in root.iter():
         if local_name(element) not in CONDITION_KINDS:
             continue
-        if local_name(element) == "condition" and not local_name(element.getparent()).startswith("conditional"):
+        parent = element.getparent()
+        if local_name(element) == "condition" and local_name(parent) != "conditionalEventDefinition":
             continue
         owner = _owner(element)
         language = (element.get("language") or "").strip()
         if language and not any(word in language.lower() for word in _LANGUAGES):
-            report.add(element, f"condition language {language!r} is not supported: conditions use the procedure "
-                       "expression language (comparisons, and/or/not, literals, names)", owner=owner)
+            report.add(element, f"condition language {language!r} is not supported: conditions use the "
+                       "procedure's expression language (comparisons, and/or/not, literals, names)",
+                       owner=owner)
             continue
         text = "".join(element.itertext()).strip()
         if not text:

@@ -37,8 +37,10 @@ def bpmn(local: str) -> str:
     return f"{{{BPMN_NS}}}{local}"
 
 
-def local_name(element: etree._Element) -> str:
-    """The local part of a BPMN element's tag, or '' for other namespaces and non-elements."""
+def local_name(element: etree._Element | None) -> str:
+    """The local part of a BPMN element's tag, or '' for other namespaces, non-elements and None."""
+    if element is None:
+        return ""
     tag = element.tag
     if not isinstance(tag, str) or not tag.startswith(f"{{{BPMN_NS}}}"):
         return ""

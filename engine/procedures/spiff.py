@@ -40,7 +40,11 @@ def build_specs(
         subprocess_specs = parser.get_subprocess_specs(process_id)
     except ValidationException as err:
         where = getattr(err, "id", "") or None
-        return None, {}, [Problem(filename, where, f"the workflow engine refused the process: {_message(err)}")]
+        message = f"the workflow engine refused the process: {_message(err)}"
+        return None, {}, [Problem(filename, where, message)]
+    except RecursionError:
+        return None, {}, [Problem(filename, None, "the workflow engine could not read the process: "
+                                  "its paths are too long")]
     except Exception as err:  # a foreign diagram must never surface as a traceback
         return None, {}, [Problem(filename, None, f"the workflow engine could not read the process: "
                                   f"{type(err).__name__}: {err}")]
@@ -49,5 +53,7 @@ def build_specs(
 
 def _message(err: ValidationException) -> str:
     text = str(err.args[0]) if err.args else type(err).__name__
+    if "RecursionError" in text:
+        return "its paths are too long"
     notes = [str(note) for note in getattr(err, "notes", [])]
     return "; ".join([text, *notes])

@@ -23,10 +23,14 @@ from engine.procedures.model import (
 )
 from engine.procedures.problems import Report
 
-__all__ = ["ProcessShape", "check_structure"]
+__all__ = ["MAX_FLOW_NODES", "ProcessShape", "check_structure"]
+
+#: An ISO procedure has a few dozen elements; SpiffWorkflow's parser recurses along each path.
+MAX_FLOW_NODES = 200
 
 _ONLY_EVENTS = "not supported in an ISO procedure: the engine follows the one-stop-shop's events only"
 _FLATTEN = "not supported in an ISO procedure: draw their steps in the main process"
+_LOOPS = ("standardLoopCharacteristics", "multiInstanceLoopCharacteristics")
 _CONTAINERS = {
     "subProcess": f"sub-processes are {_FLATTEN}",
     "transaction": f"transactions are {_FLATTEN}",
@@ -59,6 +63,9 @@ def check_structure(process: etree._Element, report: Report) -> ProcessShape:
                 shape.nodes[element.get("id")] = element
             else:
                 report.add(element, f"{local_name(element)} without an id")
+    if len(shape.nodes) > MAX_FLOW_NODES:
+        report.add(process, f"the process has {len(shape.nodes)} flow nodes; the limit is {MAX_FLOW_NODES} "
+                   "(an ISO procedure is a few dozen steps)")
     outgoing = _read_flows(process, shape, report)
     for node_id, element in shape.nodes.items():
         shape.graph[node_id] = tuple(str(flow.get("targetRef")) for flow in outgoing.get(node_id, []))
@@ -108,7 +115,7 @@ def _check_node(
     if element.get("isForCompensation") == "true":
         report.add(element, f"compensation activities are {_ONLY_EVENTS}")
         shape.detached.add(node_id)
-    if any(children(element, loop) for loop in ("standardLoopCharacteristics", "multiInstanceLoopCharacteristics")):
+    if any(children(element, loop) for loop in _LOOPS):
         report.add(element, "loops and multi-instance activities are not supported in an ISO procedure: "
                    "each step is done once per pass of the case")
     if kind.endswith("Event"):

@@ -1,4 +1,8 @@
-"""Reading and writing cases: journal rows, the case row, step rows, snapshots, nonconformities."""
+"""Reading and writing cases: journal rows, the case row, step rows, snapshots, nonconformities.
+
+The hot path uses SQLAlchemy Core statements built once (compiled-statement cache) on one
+connection per transaction; the ORM models in ``tables`` only describe the schema.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, Table, bindparam, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.core.case import Case, StepRun
 from engine.core.events import parse_event
@@ -16,9 +20,40 @@ from engine.core.handling import CaseHandler
 from engine.core.nonconformities import Nonconformity
 from engine.core.workflow import SERIALIZER_VERSION, CaseWorkflow
 from engine.store.catalog import ProcedureCatalog
-from engine.store.tables import CaseRow, CaseSnapshot, CaseStepRow, JournalEntry, NonconformityRow
+from engine.store.tables import CaseRow, CaseSnapshot, CaseStepRow, JournalEntry, NonconformityRow, ParkedEvent
 
 WATCH_TICK = "watch.tick"
+
+JOURNAL: Table = JournalEntry.__table__  # type: ignore[attr-defined]
+CASES: Table = CaseRow.__table__  # type: ignore[attr-defined]
+STEPS: Table = CaseStepRow.__table__  # type: ignore[attr-defined]
+SNAPSHOTS: Table = CaseSnapshot.__table__  # type: ignore[attr-defined]
+NCS: Table = NonconformityRow.__table__  # type: ignore[attr-defined]
+PARKED: Table = ParkedEvent.__table__  # type: ignore[attr-defined]
+
+_SEEN = union_all(
+    select(JOURNAL.c.seq).where(JOURNAL.c.event_id == bindparam("event_id")),
+    select(PARKED.c.id).where(PARKED.c.event_id == bindparam("event_id")),
+).limit(1)
+_SEEN_JOURNAL = select(JOURNAL.c.seq).where(JOURNAL.c.event_id == bindparam("event_id")).limit(1)
+_INSERT_JOURNAL = JOURNAL.insert().returning(JOURNAL.c.seq)
+_INSERT_CASE = CASES.insert()
+_UPDATE_CASE = CASES.update().where(
+    CASES.c.case_id == bindparam("b_case_id"), CASES.c.event_count == bindparam("b_event_count")
+)
+_CASE_ROW = select(CASES.c.procedure, CASES.c.procedure_version, CASES.c.event_count, CASES.c.journal_seq).where(
+    CASES.c.case_id == bindparam("case_id")
+)
+_SNAPSHOT = select(SNAPSHOTS.c.journal_seq, SNAPSHOTS.c.state).where(SNAPSHOTS.c.case_id == bindparam("case_id"))
+_JOURNAL_AFTER = select(JOURNAL.c.type, JOURNAL.c.payload).where(
+    JOURNAL.c.case_id == bindparam("case_id"), JOURNAL.c.seq > bindparam("after")
+).order_by(JOURNAL.c.seq)
+
+_NC_ENGINE_FIELDS = ("type", "case_id", "agency", "procedure", "procedure_version", "step", "due_at",
+                     "actual_at", "delay_seconds", "detected_at", "event_ids", "details", "updated_at")
+_STEP_FIELDS = ("step", "unit", "agency", "procedure", "status", "activated_at", "started_at", "due_at",
+                "completed_at", "timeliness", "delay_seconds", "running", "overdue_flagged")
+_SNAPSHOT_FIELDS = ("journal_seq", "serializer_version", "state", "taken_at")
 
 
 class StaleCase(Exception):
@@ -41,18 +76,47 @@ class LiveCase:
         return self.handler.case
 
 
-def load_case(session: Session, case_id: str, catalog: ProcedureCatalog, calendar: Any) -> LiveCase | None:
+class Upserts:
+    """INSERT ... ON CONFLICT DO UPDATE statements for the connection's dialect, built once."""
+
+    def __init__(self, dialect_name: str):
+        insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+        self.steps = self._upsert(insert, STEPS, ["case_id", "seq"], _STEP_FIELDS)
+        self.nonconformities = self._upsert(insert, NCS, ["key"], _NC_ENGINE_FIELDS)
+        self.snapshot = self._upsert(insert, SNAPSHOTS, ["case_id"], _SNAPSHOT_FIELDS)
+
+    @staticmethod
+    def _upsert(insert: Any, table: Table, keys: list[str], fields: Iterable[str]) -> Any:
+        statement = insert(table)
+        return statement.on_conflict_do_update(
+            index_elements=keys, set_={name: statement.excluded[name] for name in fields}
+        )
+
+
+_UPSERTS: dict[str, Upserts] = {}
+
+
+def upserts(conn: Connection) -> Upserts:
+    name = conn.dialect.name
+    if name not in _UPSERTS:
+        _UPSERTS[name] = Upserts(name)
+    return _UPSERTS[name]
+
+
+def event_seen(conn: Connection, event_id: str, include_parked: bool = True) -> bool:
+    statement = _SEEN if include_parked else _SEEN_JOURNAL
+    return conn.execute(statement, {"event_id": event_id}).first() is not None
+
+
+def load_case(conn: Connection, case_id: str, catalog: ProcedureCatalog, calendar: Any) -> LiveCase | None:
     """Rebuild a case from its latest snapshot plus the journal rows written after it."""
-    row = session.get(CaseRow, case_id)
+    row = conn.execute(_CASE_ROW, {"case_id": case_id}).first()
     if row is None:
         return None
     procedure = catalog.get(row.procedure, row.procedure_version)
-    snapshot = session.get(CaseSnapshot, case_id)
+    snapshot = conn.execute(_SNAPSHOT, {"case_id": case_id}).first()
     after = snapshot.journal_seq if snapshot is not None else 0
-    entries = session.exec(
-        select(JournalEntry).where(JournalEntry.case_id == case_id, col(JournalEntry.seq) > after)
-        .order_by(col(JournalEntry.seq))
-    ).all()
+    entries = conn.execute(_JOURNAL_AFTER, {"case_id": case_id, "after": after}).all()
     handler: CaseHandler | None = None
     if snapshot is not None:
         case = Case.from_dict(snapshot.state["case"])
@@ -67,60 +131,43 @@ def load_case(session: Session, case_id: str, catalog: ProcedureCatalog, calenda
             handler.apply(parse_event(entry.payload))
     if handler is None:
         raise LookupError(f"case {case_id} has a row but no journal")
-    live = LiveCase(handler, event_count=row.event_count, journal_seq=row.journal_seq,
-                    since_snapshot=len(entries))
+    live = LiveCase(handler, event_count=row.event_count, journal_seq=row.journal_seq, since_snapshot=len(entries))
     live.written_steps = {run.seq: _step_tuple(run) for run in handler.case.steps}
     return live
 
 
-def append_journal(session: Session, *, event_id: str, case_id: str, type_: str, occurred_at: datetime,
+def append_journal(conn: Connection, *, event_id: str, case_id: str, type_: str, occurred_at: datetime,
                    recorded_at: datetime, payload: dict[str, Any], notes: list[str]) -> int:
-    result = session.execute(
-        insert(JournalEntry).values(
-            event_id=event_id, case_id=case_id, type=type_, occurred_at=occurred_at, recorded_at=recorded_at,
-            payload=payload, notes="\n".join(notes) or None,
-        ).returning(JournalEntry.seq)  # type: ignore[arg-type]
-    )
+    result = conn.execute(_INSERT_JOURNAL, {
+        "event_id": event_id, "case_id": case_id, "type": type_, "occurred_at": occurred_at,
+        "recorded_at": recorded_at, "payload": payload, "notes": "\n".join(notes) or None,
+    })
     return int(result.scalar_one())
 
 
-def save_case(session: Session, live: LiveCase, seq: int, now: datetime, snapshot_every: int) -> None:
+def save_case(conn: Connection, live: LiveCase, seq: int, now: datetime, snapshot_every: int) -> None:
     case = live.case
     values = _case_values(case)
     values["journal_seq"] = seq
     values["event_count"] = live.event_count + 1
     if live.is_new:
-        session.add(CaseRow(case_id=case.case_id, **values))
+        conn.execute(_INSERT_CASE, {"case_id": case.case_id, **values})
     else:
-        result = session.execute(
-            update(CaseRow).where(
-                col(CaseRow.case_id) == case.case_id, col(CaseRow.event_count) == live.event_count
-            ).values(**values)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        result = conn.execute(_UPDATE_CASE, {"b_case_id": case.case_id, "b_event_count": live.event_count,
+                                             **values})
+        if result.rowcount != 1:
             raise StaleCase(case.case_id)
-    _save_steps(session, live)
+    _save_steps(conn, live)
     live.event_count = values["event_count"]
     live.journal_seq = seq
     live.is_new = False
     live.since_snapshot += 1
     if case.closed or live.since_snapshot >= snapshot_every:
-        _save_snapshot(session, live, seq, now)
+        state = {"case": case.to_dict(), "workflow": live.handler.workflow.snapshot()}
+        conn.execute(upserts(conn).snapshot, {"case_id": case.case_id, "journal_seq": seq,
+                                              "serializer_version": SERIALIZER_VERSION, "state": state,
+                                              "taken_at": now})
         live.since_snapshot = 0
-
-
-def _save_snapshot(session: Session, live: LiveCase, seq: int, now: datetime) -> None:
-    state = {"case": live.case.to_dict(), "workflow": live.handler.workflow.snapshot()}
-    existing = session.get(CaseSnapshot, live.case.case_id)
-    if existing is None:
-        session.add(CaseSnapshot(case_id=live.case.case_id, journal_seq=seq, serializer_version=SERIALIZER_VERSION,
-                                 state=state, taken_at=now))
-    else:
-        existing.journal_seq = seq
-        existing.state = state
-        existing.taken_at = now
-        existing.serializer_version = SERIALIZER_VERSION
-        session.add(existing)
 
 
 def _case_values(case: Case) -> dict[str, Any]:
@@ -150,9 +197,10 @@ def _step_tuple(run: StepRun) -> tuple[Any, ...]:
             run.clock.running if run.clock else False, run.epoch, run.timeliness)
 
 
-def _save_steps(session: Session, live: LiveCase) -> None:
+def _save_steps(conn: Connection, live: LiveCase) -> None:
     case = live.case
     definition = live.handler.definition
+    rows = []
     for run in case.steps:
         current = _step_tuple(run)
         if live.written_steps.get(run.seq) == current:
@@ -160,31 +208,29 @@ def _save_steps(session: Session, live: LiveCase) -> None:
         step = definition.steps.get(run.step)
         status = ("skipped" if run.skipped else "completed" if run.completed_at else
                   "abandoned" if run.abandoned else "active")
-        flagged = f"{case.case_id}:step_timeliness:{run.seq}:{run.epoch}" in case.nonconformities
-        row = CaseStepRow(
-            case_id=case.case_id, seq=run.seq, step=run.step, unit=step.unit if step else None,
-            agency=case.agency, procedure=case.procedure, status=status, activated_at=run.activated_at,
-            started_at=run.started_at, due_at=run.current_due(), completed_at=run.completed_at,
-            timeliness=run.timeliness, delay_seconds=run.delay_seconds,
-            running=bool(run.clock and run.clock.running and run.active), overdue_flagged=flagged,
-        )
-        session.merge(row)
+        rows.append({
+            "case_id": case.case_id, "seq": run.seq, "step": run.step, "unit": step.unit if step else None,
+            "agency": case.agency, "procedure": case.procedure, "status": status,
+            "activated_at": run.activated_at, "started_at": run.started_at, "due_at": run.current_due(),
+            "completed_at": run.completed_at, "timeliness": run.timeliness, "delay_seconds": run.delay_seconds,
+            "running": bool(run.clock and run.clock.running and run.active),
+            "overdue_flagged": f"{case.case_id}:step_timeliness:{run.seq}:{run.epoch}" in case.nonconformities,
+        })
         live.written_steps[run.seq] = current
+    if rows:
+        conn.execute(upserts(conn).steps, rows)
 
 
-def save_nonconformities(session: Session, records: Iterable[Nonconformity], now: datetime) -> None:
-    for record in records:
-        row = session.get(NonconformityRow, record.key)
-        fields = {
-            "type": record.type, "case_id": record.case_id, "agency": record.agency,
-            "procedure": record.procedure, "procedure_version": record.procedure_version, "step": record.step,
-            "due_at": record.due_at, "actual_at": record.actual_at, "delay_seconds": record.delay_seconds,
-            "detected_at": record.detected_at, "event_ids": list(record.event_ids),
-            "details": record.details, "updated_at": now,
+def save_nonconformities(conn: Connection, records: Iterable[Nonconformity], now: datetime) -> None:
+    """Insert new records; for known ones update what the engine owns, never the corrective-action status."""
+    rows = [
+        {
+            "key": r.key, "type": r.type, "case_id": r.case_id, "agency": r.agency, "procedure": r.procedure,
+            "procedure_version": r.procedure_version, "step": r.step, "due_at": r.due_at, "actual_at": r.actual_at,
+            "delay_seconds": r.delay_seconds, "detected_at": r.detected_at, "event_ids": list(r.event_ids),
+            "details": r.details, "status": r.status, "updated_at": now,
         }
-        if row is None:
-            session.add(NonconformityRow(key=record.key, status=record.status, **fields))
-        else:
-            for name, value in fields.items():
-                setattr(row, name, value)
-            session.add(row)
+        for r in records
+    ]
+    if rows:
+        conn.execute(upserts(conn).nonconformities, rows)
