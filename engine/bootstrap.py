@@ -40,7 +40,9 @@ def make_calendar(settings: CalendarSettings) -> WorkingCalendar:
         cutoff: time | None = time(hour, minute)
     except ValueError:
         if settings.cutoff.strip().lower() not in ("", "none", "off"):
-            raise CalendarConfigError(f"EISO_CALENDAR_CUTOFF: expected HH:MM or 'none', got {settings.cutoff!r}")
+            raise CalendarConfigError(
+                f"EISO_CALENDAR_CUTOFF: expected HH:MM or 'none', got {settings.cutoff!r}"
+            ) from None
         cutoff = None
     return WorkingCalendar(
         timezone=settings.timezone,

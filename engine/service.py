@@ -21,11 +21,19 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from engine.core.events import CASE_RECEIVED, CaseEvent, EventInvalid, parse_event, parse_event_line
 from engine.core.handling import CaseHandler
 from engine.core.nonconformities import Nonconformity
-from engine.store.cases import PARKED as PARKED_EVENTS
 from engine.store.cases import (
-    CASES, STEPS, WATCH_TICK, LiveCase, StaleCase, append_journal, event_seen, load_case, save_case,
+    CASES,
+    STEPS,
+    WATCH_TICK,
+    LiveCase,
+    StaleCase,
+    append_journal,
+    event_seen,
+    load_case,
+    save_case,
     save_nonconformities,
 )
+from engine.store.cases import PARKED as PARKED_EVENTS
 from engine.store.catalog import ProcedureCatalog
 from engine.store.tables import RefusedEvent
 

@@ -82,8 +82,8 @@ def watch(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema to the latest version."""
-    from engine.store.database import make_engine, upgrade
     from engine.settings import Settings
+    from engine.store.database import make_engine, upgrade
 
     settings = Settings()
     upgrade(make_engine(settings.database.url))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
 
@@ -160,4 +160,4 @@ def _rows(rows: list[dict[str, Any]], output: Format, columns: list[str]) -> Non
         print_table(rows, columns)
 
 
-__all__ = ["cases_app", "events_app", "nc_app", "report", "timedelta"]
+__all__ = ["cases_app", "events_app", "nc_app", "report"]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import date, datetime, time as clock_time
+from datetime import date, datetime
+from datetime import time as clock_time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from engine.cli.output import Format, console, errors, fail
+from engine.core.procedure import LoadedProcedure
 
 
 def _month(text: str | None) -> date:
@@ -25,7 +27,7 @@ def _month(text: str | None) -> date:
         raise
 
 
-def _bundled_procedures(directory: Path) -> list:  # type: ignore[type-arg]
+def _bundled_procedures(directory: Path) -> list[LoadedProcedure]:
     from engine.procedures.loader import ProcedureInvalid, load_procedure
 
     files = sorted(directory.glob("*.bpmn"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -91,7 +91,7 @@ def retire(code: str, version: int) -> None:
     errors.print(f"procedure {code} version {version} retired")
 
 
-def _show(rows: list[dict[str, object]], output: Format, columns: list[str]) -> None:
+def _show(rows: list[dict[str, Any]], output: Format, columns: list[str]) -> None:
     if output is Format.json:
         print_json(rows)
     elif output is Format.csv:

@@ -14,7 +14,13 @@ from typing import Any
 from engine.core import events as ev
 from engine.core import nonconformities as nc
 from engine.core.case import (
-    EARLY, LATE, ON_TIME, PAUSE_SUPPLEMENT, PAUSE_SUSPENSION, Case, StepRun,
+    EARLY,
+    LATE,
+    ON_TIME,
+    PAUSE_SUPPLEMENT,
+    PAUSE_SUSPENSION,
+    Case,
+    StepRun,
 )
 from engine.core.clocks import Calendar, WorkingClock
 from engine.core.events import CaseEvent

@@ -41,7 +41,7 @@ class Problem:
         return where + ("warning: " if self.severity == "warning" else "") + self.message
 
 
-class ProcedureInvalid(ValueError):  # noqa: N818 (the contract's name)
+class ProcedureInvalid(ValueError):
     """A procedure file was refused; ``problems`` says why (errors and warnings)."""
 
     def __init__(self, problems: Iterable[Problem]):

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from engine.bootstrap import App, build
 from engine.core.clock import ManualClock
 from engine.settings import DatabaseSettings, EngineSettings, Settings
-from engine.simulation import Simulator
+from engine.simulation import Deviation, Simulator
 from engine.store.queries import Presenter, case_detail, nonconformity_list
 from engine.store.tables import CaseSnapshot, JournalEntry, RefusedEvent
 from tests.conftest import BUNDLED, FIXTURES
@@ -138,7 +138,9 @@ def test_simulated_month_replayed_from_snapshots_and_journal(app: App, tmp_path:
         for path in BUNDLED:
             target.catalog.deploy(path.read_bytes(), path.name, app.clock.now().replace(year=2026, month=2))
     procedures = [app.catalog.get(v.code, v.version) for v in app.catalog.versions()]
-    events = Simulator(procedures, app.calendar, seed=7).month(date(2026, 3, 1), 80)
+    deviation = Deviation(supplement=0.2, suspension=0.2, skip_step=0.3, unknown_step=0.1, withdrawn=0.05,
+                          rejected=0.05, event_after_close=0.1, second_extension=0.5, repeated_delivery=0.05)
+    events = Simulator(procedures, app.calendar, seed=7, deviation=deviation).month(date(2026, 3, 1), 80)
     for target in (app, replaying):
         outcomes = [target.service.ingest_object(e, "sim").status for e in events]
         assert outcomes.count("refused") == 0 and outcomes.count("parked") == 0
@@ -148,4 +150,4 @@ def test_simulated_month_replayed_from_snapshots_and_journal(app: App, tmp_path:
         assert session.exec(select(CaseSnapshot)).first() is not None
     assert digest(app) == digest(replaying)
     nc_types = {n["type"] for n in nonconformity_list(app.engine, Presenter(app.calendar))}
-    assert {"step_late", "case_late", "step_skipped"} <= nc_types
+    assert {"step_late", "step_skipped", "unknown_step", "event_after_close", "late_supplement_request"} <= nc_types
