@@ -10,7 +10,7 @@ mistyped step ids, withdrawals and refusals, events after closing, repeated deli
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -68,7 +68,8 @@ class Simulator:
         self.deviation = deviation or Deviation()
         self._serial: dict[tuple[str, date], int] = {}
 
-    def month(self, first_day: date, cases: int) -> list[dict[str, Any]]:
+    def month(self, first_day: date, cases: int,
+              progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
         """Events of ``cases`` cases received in the month of ``first_day``, ordered as streamed.
 
         Events after the month's end are left out: those cases are still open.
@@ -79,7 +80,9 @@ class Simulator:
         working = [d for d in days if self.calendar.is_working_day(d)] or days
         all_events: list[tuple[datetime, int, dict[str, Any]]] = []
         order = 0
-        for _ in range(cases):
+        for number in range(cases):
+            if progress is not None and number % 100 == 0:
+                progress(number)
             case = self._simulate_case(working)
             for event in case.events:
                 occurred = datetime.fromisoformat(event["occurred_at"])

@@ -7,12 +7,14 @@ import time
 from datetime import date, datetime
 from datetime import time as clock_time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from engine.cli.output import Format, console, errors, fail
 from engine.core.procedure import LoadedProcedure
+from engine.simulation import Simulator
 
 
 def _month(text: str | None) -> date:
@@ -42,6 +44,14 @@ def _bundled_procedures(directory: Path) -> list[LoadedProcedure]:
     return loaded
 
 
+def _simulate_with_progress(simulator: Simulator, first: date, cases: int) -> list[dict[str, Any]]:
+    with Progress(TextColumn("simulating"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+                  console=errors, transient=True) as progress:
+        task = progress.add_task("simulate", total=cases)
+        events = simulator.month(first, cases, progress=lambda done: progress.update(task, completed=done))
+    return events
+
+
 def simulate(
     cases: Annotated[int, typer.Option("--cases", min=1, max=2_000_000, help="Number of cases")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same stream")] = 1,
@@ -52,12 +62,12 @@ def simulate(
     """Write a month of one-stop-shop case events as JSON Lines, reproducibly."""
     from engine.bootstrap import make_calendar
     from engine.settings import Settings
-    from engine.simulation import Simulator, iter_lines
+    from engine.simulation import iter_lines
 
     settings = Settings()
     simulator = Simulator(_bundled_procedures(procedures or settings.engine.procedures_dir),
                           make_calendar(settings.calendar), seed)
-    events = simulator.month(_month(month), cases)
+    events = _simulate_with_progress(simulator, _month(month), cases)
     stream = out.open("w", encoding="utf-8") if out else sys.stdout
     try:
         for line in iter_lines(events):
@@ -81,7 +91,7 @@ def demo(
     from engine.cli.cases import Language, print_report
     from engine.cli.ingesting import ingest_stream
     from engine.settings import DatabaseSettings, Settings
-    from engine.simulation import Simulator, iter_lines
+    from engine.simulation import iter_lines
 
     begun = time.monotonic()
     for suffix in ("", "-wal", "-shm"):
@@ -96,12 +106,12 @@ def demo(
     console.print(f"[bold]eiso demo[/]: {len(procedures)} procedures deployed into {database}")
     simulator = Simulator([eiso.catalog.get(v.code, v.version) for v in eiso.catalog.versions()], eiso.calendar,
                           seed)
-    events = simulator.month(first, cases)
+    events = _simulate_with_progress(simulator, first, cases)
     console.print(f"simulated {cases} cases in {first:%m/%Y}: {len(events)} events")
     import io
 
     stream = io.StringIO("\n".join(iter_lines(events)) + "\n")
-    ingest_stream(eiso, stream, "simulated-stream", quiet=True, total=len(stream.getvalue().encode()))
+    ingest_stream(eiso, stream, "simulated-stream", quiet=False, total=len(stream.getvalue().encode()))
     month_end = datetime.combine(date(first.year + (first.month == 12), first.month % 12 + 1, 1), clock_time(0),
                                  eiso.calendar.zone)
     watched = eiso.service.watch(month_end)
