@@ -5,6 +5,7 @@ The CLI, the API process, the Kafka worker and the tests all call ``build``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import time
 
@@ -17,6 +18,8 @@ from engine.service import CaseService, Clock
 from engine.settings import CalendarSettings, Settings
 from engine.store.catalog import ProcedureCatalog
 from engine.store.database import make_engine, upgrade
+from engine.store.outbox import Outbox
+from engine.store.queries import Presenter
 
 
 @dataclass
@@ -63,6 +66,10 @@ def build(settings: Settings | None = None, clock: Clock | None = None, engine: 
     calendar = make_calendar(settings.calendar)
     catalog = ProcedureCatalog(engine)
     clock = clock or SystemClock()
+    outbox_on = settings.engine.outbox
+    if outbox_on is None:
+        outbox_on = bool(os.environ.get("EISO_KAFKA_BOOTSTRAP"))
     service = CaseService(engine, catalog, calendar, clock, cache_size=settings.engine.case_cache_size,
-                          snapshot_every=settings.engine.snapshot_every)
+                          snapshot_every=settings.engine.snapshot_every,
+                          outbox=Outbox(Presenter(calendar)) if outbox_on else None)
     return App(settings=settings, engine=engine, calendar=calendar, catalog=catalog, service=service, clock=clock)

@@ -35,6 +35,7 @@ from engine.store.cases import (
 )
 from engine.store.cases import PARKED as PARKED_EVENTS
 from engine.store.catalog import ProcedureCatalog
+from engine.store.outbox import DeadLetter, Outbox
 from engine.store.tables import RefusedEvent
 
 REFUSED_TABLE = RefusedEvent.__table__  # type: ignore[attr-defined]
@@ -77,8 +78,9 @@ class WatchResult:
 
 class CaseService:
     def __init__(self, engine: Engine, catalog: ProcedureCatalog, calendar: Any, clock: Clock,
-                 cache_size: int = 20_000, snapshot_every: int = 16):
+                 cache_size: int = 20_000, snapshot_every: int = 16, outbox: Outbox | None = None):
         self.engine = engine
+        self.outbox = outbox
         self.catalog = catalog
         self.calendar = calendar
         self.clock = clock
@@ -108,11 +110,18 @@ class CaseService:
             self._apply_parked(PARKED_EVENTS.c.case_id == event.case_id)
         return outcome
 
-    def refuse(self, raw: str, err: EventInvalid, source: str) -> Outcome:
+    def refuse(self, raw: str, err: EventInvalid, source: str, letter: DeadLetter | None = None) -> Outcome:
+        """Keep an invalid event with its problems (and, from Kafka, send it to the dead-letter topic)."""
+        now = self.clock.now()
         with self.engine.begin() as conn:
             conn.execute(REFUSED_TABLE.insert(), {"event_id": err.event_id, "source": source[:500],
                                                   "raw": raw[:100_000], "problems": "; ".join(err.problems),
-                                                  "refused_at": self.clock.now()})
+                                                  "refused_at": now})
+            if self.outbox is not None:
+                if letter is not None:
+                    self.outbox.dead_letter(conn, letter, str(err), now)
+                self.outbox.acknowledge(conn, event_id=err.event_id, case_id=None, status=REFUSED, step=None,
+                                        reason=str(err), nonconformity_keys=(), now=now)
         return Outcome(REFUSED, err.event_id, None, reason=str(err))
 
     def retry_parked(self, procedure: str | None = None) -> list[Outcome]:
@@ -162,6 +171,9 @@ class CaseService:
                     reason = (f"case {event.case_id} has not been received" if event.type != CASE_RECEIVED
                               else f"procedure {event.procedure} is not deployed")
                     self._park(conn, event, reason, now, parked_id)
+                    if self.outbox is not None and parked_id is None:
+                        self.outbox.acknowledge(conn, event_id=event.event_id, case_id=event.case_id, status=PARKED,
+                                                step=event.step, reason=reason, nonconformity_keys=(), now=now)
                     return Outcome(PARKED, event.event_id, event.case_id, reason, event.step), None
                 version, procedure = found
                 handler, applied = CaseHandler.receive(event, procedure, version, self.calendar)
@@ -173,6 +185,11 @@ class CaseService:
                                  notes=applied.notes)
             save_case(conn, live, seq, now, self.snapshot_every)
             save_nonconformities(conn, applied.nonconformities.values(), now)
+            if self.outbox is not None:
+                self.outbox.acknowledge(conn, event_id=event.event_id, case_id=event.case_id, status=APPLIED,
+                                        step=event.step, reason="; ".join(applied.notes) or None,
+                                        nonconformity_keys=list(applied.nonconformities), now=now)
+                self.outbox.nonconformities(conn, applied.nonconformities, now)
             if parked_id is not None:
                 conn.execute(delete(PARKED_EVENTS).where(PARKED_EVENTS.c.id == parked_id))
         outcome = Outcome(APPLIED, event.event_id, event.case_id, "; ".join(applied.notes) or None,
@@ -230,6 +247,8 @@ class CaseService:
                                  recorded_at=now, payload={"at": at.isoformat()}, notes=[])
             save_case(conn, live, seq, now, self.snapshot_every)
             save_nonconformities(conn, applied.nonconformities.values(), now)
+            if self.outbox is not None:
+                self.outbox.nonconformities(conn, applied.nonconformities, now)
         self._remember(live)
         return list(applied.nonconformities.values())
 

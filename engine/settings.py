@@ -35,6 +35,10 @@ class EngineSettings(BaseSettings):
     case_cache_size: int = Field(default=20_000, ge=0)
     snapshot_every: int = Field(default=16, ge=1)
     watch_interval_seconds: float = Field(default=30.0, gt=0)
+    outbox: bool | None = Field(
+        default=None, description="Write acknowledgements and nonconformities to the outbox for Kafka; "
+        "default: on when EISO_KAFKA_BOOTSTRAP is set",
+    )
 
 
 class Settings:

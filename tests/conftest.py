@@ -32,6 +32,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'eiso.db'}"
         return
+    yield from fresh_postgres_database()
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (dropped afterwards)."""
+    yield from fresh_postgres_database()
+
+
+def fresh_postgres_database() -> Iterator[str]:
     base = postgres_url()
     if base is None:
         pytest.skip("no PostgreSQL: run through scripts/test (EISO_TEST_POSTGRES_URL)")

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from engine.cli import cases, demo, procedures
+from engine.cli import cases, demo, procedures, worker
 from engine.cli.context import get_app, parse_time
 from engine.cli.output import Format, errors, fail, print_csv, print_json, print_table
 
@@ -26,6 +26,7 @@ app.add_typer(db_app, name="db")
 app.command("report")(cases.report)
 app.command("simulate")(demo.simulate)
 app.command("demo")(demo.demo)
+app.command("worker")(worker.worker)
 
 
 @app.command("ingest")

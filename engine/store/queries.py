@@ -79,24 +79,25 @@ def nonconformity_list(engine: Engine, presenter: Presenter, *, type_: str | Non
         query = query.limit(limit)
     with Session(engine) as session:
         rows = session.exec(query).all()
-    p = presenter
-    return [
-        {
-            "type": r.type,
-            "case_id": r.case_id,
-            "agency": r.agency,
-            "procedure": r.procedure,
-            "procedure_version": r.procedure_version,
-            "step": r.step,
-            "due_at": p.time(r.due_at),
-            "actual_at": p.time(r.actual_at),
-            "delay_working_hours": p.hours(r.delay_seconds),
-            "detected_at": p.time(r.detected_at),
-            "event_ids": list(r.event_ids),
-            "status": r.status,
-        }
-        for r in rows
-    ]
+    return [nonconformity_dict(r, presenter) for r in rows]
+
+
+def nonconformity_dict(r: Any, p: Presenter) -> dict[str, Any]:
+    """A nonconformity as the contract's JSON (section 5), from a table row."""
+    return {
+        "type": r.type,
+        "case_id": r.case_id,
+        "agency": r.agency,
+        "procedure": r.procedure,
+        "procedure_version": r.procedure_version,
+        "step": r.step,
+        "due_at": p.time(r.due_at),
+        "actual_at": p.time(r.actual_at),
+        "delay_working_hours": p.hours(r.delay_seconds),
+        "detected_at": p.time(r.detected_at),
+        "event_ids": list(r.event_ids),
+        "status": r.status,
+    }
 
 
 def parked_events(engine: Engine, presenter: Presenter) -> list[dict[str, Any]]:

@@ -170,7 +170,29 @@ class NonconformityRow(SQLModel, table=True):
 
 
 
+
+
+class OutboxMessage(SQLModel, table=True):
+    """Messages for other systems, written in the same transaction as the change they report.
+
+    A publisher sends them after the commit and marks them published; each carries a stable
+    ``message_id`` so that a message sent twice (crash between send and mark) can be dropped.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "published_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=500, unique=True)
+    kind: str = Field(max_length=32)
+    message_key: str | None = Field(default=None, max_length=255)
+    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    headers: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _ts(nullable=False)
+    published_at: datetime | None = _ts()
+
+
 __all__ = [
-    "CaseRow", "CaseSnapshot", "CaseStepRow", "JournalEntry", "NonconformityRow", "ParkedEvent",
+    "CaseRow", "CaseSnapshot", "CaseStepRow", "JournalEntry", "NonconformityRow", "OutboxMessage", "ParkedEvent",
     "ProcedureVersion", "RefusedEvent", "UTCDateTime",
 ]

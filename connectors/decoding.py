@@ -1,0 +1,46 @@
+"""Kafka message values to contract events, per topic format (the contract's JSON, or the portal's)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from engine.core.events import CaseEvent, EventInvalid, parse_event, parse_event_line
+
+MAX_MESSAGE_BYTES = 1_000_000
+
+
+class Decoder:
+    def __init__(self, portal_steps: Path | None = None):
+        self._portal_steps = portal_steps
+        self._portal: Any = None
+
+    def decode(self, value: bytes, fmt: str) -> list[CaseEvent]:
+        if len(value) > MAX_MESSAGE_BYTES:
+            raise EventInvalid([f"message of {len(value)} bytes is larger than {MAX_MESSAGE_BYTES}"])
+        if fmt == "contract":
+            return [parse_event_line(value)]
+        return self._portal_events(value)
+
+    def _portal_events(self, value: bytes) -> list[CaseEvent]:
+        from connectors.portal import PortalPayloadError, map_portal_message
+
+        try:
+            obj = json.loads(value)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise EventInvalid([f"not valid JSON: {err}"]) from None
+        if not isinstance(obj, dict):
+            raise EventInvalid([f"a portal payload must be a JSON object, got {type(obj).__name__}"])
+        try:
+            mapped = map_portal_message(obj, self._mapping())
+        except PortalPayloadError as err:
+            raise EventInvalid([str(err)], event_id=str(obj.get("MaHoSo") or "") or None) from None
+        return [parse_event(event) for event in mapped]
+
+    def _mapping(self) -> Any:
+        if self._portal is None:
+            from connectors.portal import PortalMapping
+
+            self._portal = PortalMapping.from_toml(self._portal_steps) if self._portal_steps else PortalMapping.default()
+        return self._portal

@@ -1,0 +1,202 @@
+"""``eiso worker``: the one-stop-shop's case stream from Kafka into the engine, each event once.
+
+At-least-once delivery plus idempotent apply: every event is applied and its id journaled in
+one database transaction; the partition offsets are committed to Kafka only after those
+transactions. A message that cannot be decoded goes to the dead-letter topic (through the
+outbox, in the transaction that records it) and the partition moves on. While the database
+is down the worker pauses its partitions, keeps its group membership and retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.structs import OffsetAndMetadata
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from connectors.decoding import Decoder
+from connectors.publisher import OutboxPublisher
+from connectors.settings import KafkaSettings
+from engine.bootstrap import App
+from engine.core.events import EventInvalid
+from engine.store.outbox import DeadLetter
+
+log = logging.getLogger("eiso.worker")
+
+
+@dataclass
+class WorkerStats:
+    messages: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    dead_letters: int = 0
+    batches: int = 0
+    database_retries: int = 0
+
+    def count(self, status: str) -> None:
+        self.outcomes[status] = self.outcomes.get(status, 0) + 1
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, worker: CaseEventWorker):
+        self.worker = worker
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self.worker.revoked.update(revoked)
+        log.info("partitions revoked: %s", sorted(f"{tp.topic}:{tp.partition}" for tp in revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.worker.revoked.difference_update(assigned)
+        log.info("partitions assigned: %s", sorted(f"{tp.topic}:{tp.partition}" for tp in assigned))
+
+
+class _StopRequested(Exception):
+    pass
+
+
+class CaseEventWorker:
+    def __init__(self, app: App, settings: KafkaSettings, decoder: Decoder | None = None,
+                 consumer: Any | None = None, producer: Any | None = None):
+        self.app = app
+        self.settings = settings
+        self.formats = settings.topic_formats()
+        self.decoder = decoder or Decoder()
+        self.consumer = consumer or self._consumer()
+        self.producer = producer or KafkaProducer(**settings.client_config(), acks="all", linger_ms=5,
+                                                  retries=2147483647)
+        self.publisher = OutboxPublisher(app.engine, self.producer, settings.outbound_topic, settings.dlq_topic,
+                                         app.clock.now)
+        self.stats = WorkerStats()
+        self.revoked: set[TopicPartition] = set()
+        self._stopping = False
+
+    def _consumer(self) -> KafkaConsumer:
+        s = self.settings
+        return KafkaConsumer(
+            **s.client_config(), group_id=s.group, enable_auto_commit=False, auto_offset_reset="earliest",
+            max_poll_records=s.batch_size, max_poll_interval_ms=s.max_poll_interval_ms,
+            session_timeout_ms=s.session_timeout_ms, heartbeat_interval_ms=max(1000, s.session_timeout_ms // 10),
+        )
+
+    def stop(self) -> None:
+        """Finish the batch in hand, commit, leave the group (from a signal handler)."""
+        self._stopping = True
+
+    def run(self, exit_when_idle: float | None = None, on_batch: Callable[[WorkerStats], None] | None = None
+            ) -> WorkerStats:
+        if self.app.service.outbox is None:
+            raise RuntimeError("the worker needs the outbox: set EISO_OUTBOX=true or EISO_KAFKA_BOOTSTRAP")
+        self.consumer.subscribe(sorted(self.formats), listener=_Rebalance(self))
+        log.info("consuming %s as group %s", ", ".join(f"{t} ({f})" for t, f in self.formats.items()),
+                 self.settings.group)
+        idle_since = time.monotonic()
+        try:
+            while not self._stopping:
+                batch = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms,
+                                           max_records=self.settings.batch_size)
+                if not batch:
+                    self._publish()
+                    if exit_when_idle is not None and time.monotonic() - idle_since >= exit_when_idle:
+                        log.info("idle for %.1f s: stopping", exit_when_idle)
+                        break
+                    continue
+                idle_since = time.monotonic()
+                done = self._process(batch)
+                self._publish()
+                self._commit(done)
+                self.stats.batches += 1
+                if on_batch is not None:
+                    on_batch(self.stats)
+        finally:
+            self._close()
+        return self.stats
+
+    def _process(self, batch: dict[TopicPartition, list[Any]]) -> dict[TopicPartition, OffsetAndMetadata]:
+        done: dict[TopicPartition, OffsetAndMetadata] = {}
+        try:
+            for tp, records in batch.items():
+                for record in records:
+                    if tp in self.revoked:
+                        break  # another member owns it now; it re-reads from the last commit
+                    self._handle(record, self.formats.get(tp.topic, "contract"))
+                    done[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+        except _StopRequested:
+            pass
+        return done
+
+    def _handle(self, record: Any, fmt: str) -> None:
+        paused = False
+        while True:
+            try:
+                self._apply(record, fmt)
+                break
+            except (OperationalError, DBAPIError) as err:
+                self.stats.database_retries += 1
+                log.warning("database unavailable (%s); pausing and retrying in %.1f s",
+                            str(getattr(err, "orig", err)).strip().splitlines()[0][:200],
+                            self.settings.db_retry_seconds)
+                if not paused:
+                    self.consumer.pause(*self.consumer.assignment())
+                    paused = True
+                self.consumer.poll(timeout_ms=int(self.settings.db_retry_seconds * 1000))  # keeps membership
+                if self._stopping:
+                    raise _StopRequested from None
+        if paused:
+            self.consumer.resume(*self.consumer.paused())
+        self.stats.messages += 1
+
+    def _apply(self, record: Any, fmt: str) -> None:
+        source = f"{record.topic}:{record.partition}:{record.offset}"
+        value: bytes = record.value if record.value is not None else b""
+        try:
+            events = self.decoder.decode(value, fmt)
+        except EventInvalid as err:
+            letter = DeadLetter(record.topic, record.partition, record.offset, value, record.key)
+            outcome = self.app.service.refuse(value.decode("utf-8", "replace"), err, source, letter)
+            self.stats.count(outcome.status)
+            self.stats.dead_letters += 1
+            log.warning("dead-lettered %s: %s", source, err)
+            return
+        for event in events:
+            try:
+                outcome = self.app.service.ingest(event)
+            except (OperationalError, DBAPIError):
+                raise
+            except Exception as err:  # an engine fault must not stop the partition: keep and report it
+                log.exception("event %s from %s could not be applied", event.event_id, source)
+                letter = DeadLetter(record.topic, record.partition, record.offset, value, record.key)
+                refusal = EventInvalid([f"internal error while applying: {type(err).__name__}: {err}"],
+                                       event_id=event.event_id)
+                outcome = self.app.service.refuse(value.decode("utf-8", "replace"), refusal, source, letter)
+                self.stats.dead_letters += 1
+            self.stats.count(outcome.status)
+
+    def _publish(self) -> None:
+        try:
+            self.publisher.publish_pending()
+        except (OperationalError, DBAPIError) as err:
+            log.warning("outbox not published, database unavailable: %s", err)
+        except Exception as err:  # the broker refused; the rows stay pending and are sent next time
+            log.warning("outbox not published: %s", err)
+
+    def _commit(self, done: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        offsets = {tp: om for tp, om in done.items() if tp not in self.revoked}
+        if not offsets:
+            return
+        try:
+            self.consumer.commit(offsets)
+        except Exception as err:  # e.g. a rebalance took the partitions: their events are re-read, idempotently
+            log.warning("offset commit failed (%s); the events will be re-read and found duplicate", err)
+
+    def _close(self) -> None:
+        self._publish()
+        try:
+            self.consumer.close(autocommit=False)
+        finally:
+            self.producer.flush(timeout=30)
+            self.producer.close(timeout=30)

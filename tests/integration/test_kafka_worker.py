@@ -1,0 +1,81 @@
+"""The Kafka worker on a real Apache Kafka (KRaft) and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from connectors.worker import CaseEventWorker
+from engine.service import ingest_lines
+from tests.integration.kafka_support import (
+    create_topics, digest, journal_count, kafka_settings, make_app, produce, read_all, simulated_events,
+    unique_prefix,
+)
+
+
+def test_stream_ends_as_ingest_and_outbound_mirrors_the_database(postgres_database: str, tmp_path: Path) -> None:
+    events = simulated_events(120, seed=11)
+    lines = [json.dumps(e, ensure_ascii=False) for e in events]
+    baseline = make_app(f"sqlite:///{tmp_path / 'ingest.db'}")
+    list(ingest_lines(baseline.service, lines, "file"))
+
+    settings = kafka_settings(unique_prefix("same"))
+    create_topics(settings)
+    produce(settings, lines, keys=[e["case_id"] for e in events])
+    app = make_app(postgres_database)
+    stats = CaseEventWorker(app, settings).run(exit_when_idle=3)
+
+    assert stats.messages == len(lines)
+    assert digest(app) == digest(baseline)
+    applied, distinct = journal_count(postgres_database)
+    assert applied == distinct == len({e["event_id"] for e in events})
+    # The outbound topic carries every nonconformity as the database has it, and an answer per event.
+    outbound = [json.loads(m.value) for m in read_all(settings, settings.outbound_topic)]
+    ncs = {m["key"]: m for m in outbound if m["message"] == "nonconformity"}
+    from engine.store.queries import Presenter, nonconformity_list
+
+    in_db = nonconformity_list(app.engine, Presenter(app.calendar))
+    assert len(ncs) >= len(in_db)
+    latest = {}
+    for message in outbound:
+        if message["message"] == "nonconformity":
+            latest[message["key"]] = {k: v for k, v in message.items() if k not in ("message", "key")}
+    assert sorted(latest.values(), key=lambda n: json.dumps(n, sort_keys=True)) == sorted(
+        in_db, key=lambda n: json.dumps(n, sort_keys=True))
+    acks = [m for m in outbound if m["message"] == "event_outcome"]
+    assert {a["event_id"] for a in acks} == {e["event_id"] for e in events}
+
+
+def test_malformed_message_goes_to_the_dead_letter_topic_and_the_next_is_applied(postgres_database: str) -> None:
+    settings = kafka_settings(unique_prefix("dlq"))
+    create_topics(settings, partitions=1)
+    events = simulated_events(3, seed=2)
+    good = [json.dumps(e) for e in events]
+    bad = [b"\xff\xfe not even utf-8", b'{"event_id": "e-bad", "type": "case.received"}', b"", b"[]"]
+    produce(settings, [good[0], *bad, *good[1:]])
+    app = make_app(postgres_database)
+    stats = CaseEventWorker(app, settings).run(exit_when_idle=3)
+    assert stats.dead_letters == len(bad)
+    assert stats.outcomes.get("applied", 0) + stats.outcomes.get("duplicate", 0) == len(good)
+    letters = read_all(settings, settings.dlq_topic, expected=len(bad))
+    assert [m.value for m in letters] == bad
+    headers = [dict(m.headers) for m in letters]
+    assert all(h["source_topic"] == settings.topic.encode() for h in headers)
+    assert [int(h["source_offset"]) for h in headers] == [1, 2, 3, 4]
+    assert b"missing field 'case_id'" in headers[1]["reason"]
+
+
+def test_same_events_delivered_twice_change_nothing(postgres_database: str) -> None:
+    settings = kafka_settings(unique_prefix("twice"))
+    create_topics(settings)
+    events = simulated_events(40, seed=5)
+    lines = [json.dumps(e) for e in events]
+    keys = [e["case_id"] for e in events]
+    produce(settings, lines, keys)
+    app = make_app(postgres_database)
+    CaseEventWorker(app, settings).run(exit_when_idle=2)
+    once = digest(app)
+    produce(settings, lines, keys)
+    stats = CaseEventWorker(app, settings).run(exit_when_idle=2)
+    assert stats.outcomes == {"duplicate": len(lines)}
+    assert digest(app) == once
