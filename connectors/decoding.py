@@ -42,5 +42,6 @@ class Decoder:
         if self._portal is None:
             from connectors.portal import PortalMapping
 
-            self._portal = PortalMapping.from_toml(self._portal_steps) if self._portal_steps else PortalMapping.default()
+            steps = self._portal_steps
+            self._portal = PortalMapping.from_toml(steps) if steps else PortalMapping.default()
         return self._portal

@@ -59,7 +59,8 @@ def build_report(engine: Engine, catalog: ProcedureCatalog, calendar: Any, perio
             col(CaseStepRow.completed_at) >= period.start, col(CaseStepRow.completed_at) < period.end
         ), CaseStepRow, agency, procedure)
         ncs = _filtered(session, select(NonconformityRow).where(
-            col(NonconformityRow.detected_at) >= period.start, col(NonconformityRow.detected_at) < period.end
+            col(NonconformityRow.detected_at) >= period.start, col(NonconformityRow.detected_at) < period.end,
+            col(NonconformityRow.status) != "retracted",
         ), NonconformityRow, agency, procedure)
     groups: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for case in cases:

@@ -55,11 +55,13 @@ def nc_list(
     procedure: Annotated[str | None, typer.Option("--procedure")] = None,
     status: Annotated[str | None, typer.Option("--status")] = None,
     limit: Annotated[int | None, typer.Option("--limit")] = None,
+    include_retracted: Annotated[bool, typer.Option(
+        "--all", help="Also the overdue records retracted by the engine (the step or case was not late)")] = False,
 ) -> None:
     """Nonconformities, oldest first."""
     eiso = get_app()
     rows = nonconformity_list(eiso.engine, Presenter(eiso.calendar), type_=type_, case_id=case_id, agency=agency,
-                              procedure=procedure, status=status, limit=limit)
+                              procedure=procedure, status=status, limit=limit, include_retracted=include_retracted)
     if output is Format.json:
         print_json(rows)
     elif output is Format.csv:

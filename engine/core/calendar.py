@@ -207,16 +207,21 @@ class WorkingCalendar:
     def case_start(self, received: datetime) -> datetime:
         """When the case clock starts for a dossier received at ``received``.
 
-        Received on a non-working day, or strictly after the cut-off (15:00:00 itself is not
-        after): the opening of the next working day.  Otherwise the next working instant
-        (opening if before it, end of lunch if during it, the instant itself if working time).
+        Contract section 3: received strictly after the cut-off (15:00:00 itself is not after), or
+        outside working time, the clock starts at the beginning of the next working day: that
+        day's opening when received before it on a working day, else the next working day's
+        opening (a receipt during the lunch break starts the next morning). In working time
+        before the cut-off, the clock starts at once.
         """
         here = self.local(received)
         d = here.date()
         late = self.cutoff is not None and here.time() > self.cutoff
-        if not self.is_working_day(d) or late:
-            return self.start_of_day(self.next_working_day(d))
-        return self.next_working_instant(here)
+        if self.is_working_day(d) and not late:
+            if self.is_working_time(here):
+                return here
+            if here < self.start_of_day(d):
+                return self.start_of_day(d)
+        return self.start_of_day(self.next_working_day(d))
 
     def add(self, start: datetime, seconds: int) -> datetime:
         """The earliest instant ``t >= start`` with exactly ``seconds`` working seconds in [start, t).

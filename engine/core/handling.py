@@ -28,6 +28,8 @@ from engine.core.procedure import LoadedProcedure
 from engine.core.workflow import CaseWorkflow, WorkflowStuck
 
 SUPPLEMENT_WINDOW_DAYS = 3
+CASE_TIMELINESS = "case_timeliness"
+MISSING_APOLOGY = "missing_apology"
 CLOSING = {ev.RETURNED: "returned", ev.WITHDRAWN: "withdrawn", ev.REJECTED: "rejected", ev.STOPPED: "stopped"}
 
 
@@ -83,7 +85,7 @@ class CaseHandler:
         handler = cls(case, CaseWorkflow.start(procedure, case.data), procedure, calendar)
         if event.due_at is not None and clock.due_at is not None and event.due_at > clock.due_at:
             handler._raise(
-                nc.APPOINTMENT_BEYOND_LIMIT, f"appointment_beyond_limit:{case.epoch}", event.occurred_at,
+                nc.APPOINTMENT_BEYOND_LIMIT, "appointment_beyond_limit", event.occurred_at,
                 [event.event_id], due=clock.due_at, actual=event.due_at,
                 delay=calendar.between(clock.due_at, event.due_at),
             )
@@ -129,7 +131,7 @@ class CaseHandler:
         if case.resolved_at is None and case.clock.overdue_at(at):
             due = case.clock.due_at
             assert due is not None
-            key = f"case_timeliness:{case.epoch}"
+            key = CASE_TIMELINESS
             if self._full(key) not in case.nonconformities:
                 self._raise(nc.CASE_OVERDUE, key, at, _ids(case.received_event_id, event_id), due=due,
                             delay=self.calendar.between(due, at))
@@ -253,10 +255,13 @@ class CaseHandler:
         case.timeliness = judge(self.calendar, at, due)
         case.delay_seconds = self.calendar.between(due, at) if case.timeliness == LATE else 0
         if case.timeliness == LATE:
-            key = f"case_timeliness:{case.epoch}"
-            self._make_late(key, nc.CASE_LATE, at, event_id, due, case.delay_seconds,
+            self._make_late(CASE_TIMELINESS, nc.CASE_LATE, at, event_id, due, case.delay_seconds,
                             _ids(case.received_event_id, event_id), step=None)
             self._check_apology(at, due, event_id)
+        else:
+            reason = f"resolved at {at.isoformat()}, within the due {due.isoformat()}"
+            self._retract(CASE_TIMELINESS, reason)
+            self._retract(MISSING_APOLOGY, reason)
         for run in case.active_runs():
             step = self.definition.steps.get(run.step)
             if run.clock is not None and (step is None or step.counted):
@@ -294,6 +299,8 @@ class CaseHandler:
         if run.timeliness == LATE:
             self._make_late(self._step_key(run), nc.STEP_LATE, at, event_id, due, run.delay_seconds,
                             _ids(run.activated_by, event_id), step=run.step)
+        else:
+            self._retract(self._step_key(run), f"completed at {at.isoformat()}, within the due {due.isoformat()}")
 
     def _make_late(self, key: str, late_type: str, at: datetime, event_id: str, due: datetime,
                    delay: int, evidence: list[str], step: str | None) -> None:
@@ -302,12 +309,27 @@ class CaseHandler:
             self._raise(late_type, key, at, evidence, step=step, due=due, actual=at, delay=delay)
             return
         ids = tuple(dict.fromkeys([*existing.event_ids, event_id]))
-        self._store(existing.evolve(type=late_type, actual_at=at, delay_seconds=delay, event_ids=ids))
+        self._store(existing.evolve(type=late_type, due_at=due, actual_at=at, delay_seconds=delay, event_ids=ids,
+                                    status=nc.OPEN if existing.status == nc.RETRACTED else existing.status))
+
+    def _retract(self, key: str, reason: str) -> None:
+        """An overdue record whose step or case turned out not late after all.
+
+        The due it was raised against was restarted by a supplement, or the event reporting the
+        completion arrived after the watcher had looked. It is kept for the record, marked retracted.
+        """
+        existing = self.case.nonconformities.get(self._full(key))
+        if existing is None or existing.status == nc.RETRACTED:
+            return
+        if existing.type not in (nc.STEP_OVERDUE, nc.CASE_OVERDUE, nc.MISSING_APOLOGY):
+            return
+        self._store(existing.evolve(status=nc.RETRACTED, details={**existing.details, "retracted": reason}))
 
     def _check_apology(self, at: datetime, due: datetime, event_id: str | None) -> None:
         case = self.case
-        key = f"missing_apology:{case.epoch}"
-        if self._full(key) in case.nonconformities:
+        key = MISSING_APOLOGY
+        existing = case.nonconformities.get(self._full(key))
+        if existing is not None and existing.status != nc.RETRACTED:
             return
         day = self._day()
         timely = [eid for eid, t in case.extensions if t <= due and self.calendar.between(t, due) >= day]
@@ -373,7 +395,7 @@ class CaseHandler:
         return next((r for r in self.case.active_runs() if r.step == step_id), None)
 
     def _step_key(self, run: StepRun) -> str:
-        return f"step_timeliness:{run.seq}:{run.epoch}"
+        return f"step_timeliness:{run.seq}"
 
     def _day(self) -> int:
         return int(getattr(self.calendar, "day_seconds", 8 * 3600))

@@ -31,6 +31,8 @@ NONCONFORMITY_TYPES: tuple[str, ...] = (
 
 # Corrective-action status of a fresh record (ISO 9001 clause 10.2 starts here).
 OPEN = "open"
+# Set by the engine on an overdue record whose step or case turned out not late after all.
+RETRACTED = "retracted"
 
 LABELS_VI: dict[str, str] = {
     STEP_OVERDUE: "Bước đang quá hạn",

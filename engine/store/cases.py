@@ -12,12 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, select, union_all
+from sqlalchemy import case as sql_case
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.core.case import Case, StepRun
 from engine.core.events import parse_event
 from engine.core.handling import CaseHandler
-from engine.core.nonconformities import Nonconformity
+from engine.core.nonconformities import RETRACTED, Nonconformity
 from engine.core.workflow import SERIALIZER_VERSION, CaseWorkflow
 from engine.store.catalog import ProcedureCatalog
 from engine.store.tables import CaseRow, CaseSnapshot, CaseStepRow, JournalEntry, NonconformityRow, ParkedEvent
@@ -82,15 +83,20 @@ class Upserts:
     def __init__(self, dialect_name: str):
         insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
         self.steps = self._upsert(insert, STEPS, ["case_id", "seq"], _STEP_FIELDS)
-        self.nonconformities = self._upsert(insert, NCS, ["key"], _NC_ENGINE_FIELDS)
+        self.nonconformities = self._upsert(insert, NCS, ["key"], _NC_ENGINE_FIELDS, retractable=True)
         self.snapshot = self._upsert(insert, SNAPSHOTS, ["case_id"], _SNAPSHOT_FIELDS)
 
     @staticmethod
-    def _upsert(insert: Any, table: Table, keys: list[str], fields: Iterable[str]) -> Any:
+    def _upsert(insert: Any, table: Table, keys: list[str], fields: Iterable[str], retractable: bool = False) -> Any:
         statement = insert(table)
-        return statement.on_conflict_do_update(
-            index_elements=keys, set_={name: statement.excluded[name] for name in fields}
-        )
+        values: dict[str, Any] = {name: statement.excluded[name] for name in fields}
+        if retractable:  # the engine may retract or reopen a record; any other status is the secretaries'
+            values["status"] = sql_case(
+                (statement.excluded.status == RETRACTED, RETRACTED),
+                (table.c.status == RETRACTED, statement.excluded.status),
+                else_=table.c.status,
+            )
+        return statement.on_conflict_do_update(index_elements=keys, set_=values)
 
 
 _UPSERTS: dict[str, Upserts] = {}
@@ -171,7 +177,7 @@ def save_case(conn: Connection, live: LiveCase, seq: int, now: datetime, snapsho
 
 
 def _case_values(case: Case) -> dict[str, Any]:
-    overdue_key = f"{case.case_id}:case_timeliness:{case.epoch}"
+    overdue_key = f"{case.case_id}:case_timeliness"
     return {
         "agency": case.agency,
         "procedure": case.procedure,
@@ -214,7 +220,7 @@ def _save_steps(conn: Connection, live: LiveCase) -> None:
             "activated_at": run.activated_at, "started_at": run.started_at, "due_at": run.current_due(),
             "completed_at": run.completed_at, "timeliness": run.timeliness, "delay_seconds": run.delay_seconds,
             "running": bool(run.clock and run.clock.running and run.active),
-            "overdue_flagged": f"{case.case_id}:step_timeliness:{run.seq}:{run.epoch}" in case.nonconformities,
+            "overdue_flagged": f"{case.case_id}:step_timeliness:{run.seq}" in case.nonconformities,
         })
         live.written_steps[run.seq] = current
     if rows:

@@ -65,7 +65,7 @@ class Outbox:
         rows = conn.execute(select(NCS).where(NCS.c.key.in_(wanted))).all()
         for row in rows:
             body = {"message": "nonconformity", "key": row.key,
-                    **nonconformity_dict(row, self.presenter)}  # type: ignore[arg-type]
+                    **nonconformity_dict(row, self.presenter)}
             message_id = f"nc:{row.key}:{row.type}:{row.status}"
             self._add(conn, message_id[:500], NONCONFORMITY, row.case_id, _json(body),
                       {"message_id": message_id[:500]}, now)

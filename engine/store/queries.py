@@ -67,8 +67,12 @@ def case_detail(engine: Engine, case_id: str, presenter: Presenter) -> dict[str,
 
 def nonconformity_list(engine: Engine, presenter: Presenter, *, type_: str | None = None,
                        case_id: str | None = None, agency: str | None = None, procedure: str | None = None,
-                       status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+                       status: str | None = None, limit: int | None = None,
+                       include_retracted: bool = False) -> list[dict[str, Any]]:
+    """Nonconformities, oldest first; retracted ones only when asked for (by status or flag)."""
     query = select(NonconformityRow)
+    if status is None and not include_retracted:
+        query = query.where(col(NonconformityRow.status) != "retracted")
     for column, value in ((NonconformityRow.type, type_), (NonconformityRow.case_id, case_id),
                           (NonconformityRow.agency, agency), (NonconformityRow.procedure, procedure),
                           (NonconformityRow.status, status)):

@@ -8,7 +8,14 @@ from pathlib import Path
 from connectors.worker import CaseEventWorker
 from engine.service import ingest_lines
 from tests.integration.kafka_support import (
-    create_topics, digest, journal_count, kafka_settings, make_app, produce, read_all, simulated_events,
+    create_topics,
+    digest,
+    journal_count,
+    kafka_settings,
+    make_app,
+    produce,
+    read_all,
+    simulated_events,
     unique_prefix,
 )
 

@@ -85,7 +85,12 @@ class Run:
                                    procedure, self.handler.calendar)
 
     def ncs(self) -> list[Nonconformity]:
-        return sorted(self.case.nonconformities.values(), key=lambda n: (n.type, n.step or ""))
+        """The standing records, as ``eiso nc list`` shows them (retracted ones left out)."""
+        return sorted((n for n in self.case.nonconformities.values() if n.status != "retracted"),
+                      key=lambda n: (n.type, n.step or ""))
+
+    def retracted(self) -> list[Nonconformity]:
+        return [n for n in self.case.nonconformities.values() if n.status == "retracted"]
 
     def nc_summary(self) -> list[tuple[str, str | None, float | None]]:
         return [(n.type, n.step, n.delay_working_hours) for n in self.ncs()]

@@ -124,7 +124,7 @@ def test_results_are_in_calendar_zone() -> None:
     [
         (at(2025, 1, 8, 9, 0), at(2025, 1, 8, 9, 0)),
         (at(2025, 1, 8, 6, 45), at(2025, 1, 8, 7, 30)),  # before opening
-        (at(2025, 1, 8, 12, 0), at(2025, 1, 8, 13, 0)),  # lunch break
+        (at(2025, 1, 8, 12, 0), at(2025, 1, 9, 7, 30)),  # lunch break: outside working time, next working day
         (at(2025, 1, 8, 14, 59, s=59), at(2025, 1, 8, 14, 59, s=59)),
         (at(2025, 1, 8, 15, 0, s=0), at(2025, 1, 8, 15, 0, s=0)),  # the cut-off itself is not after it
         (at(2025, 1, 8, 15, 0, s=1), at(2025, 1, 9, 7, 30)),
