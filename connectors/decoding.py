@@ -38,6 +38,10 @@ class Decoder:
             raise EventInvalid([str(err)], event_id=str(obj.get("MaHoSo") or "") or None) from None
         return [parse_event(event) for event in mapped]
 
+    def check_portal_mapping(self) -> None:
+        """Load the portal's step mapping now, so a broken file stops the worker at start, clearly."""
+        self._mapping()
+
     def _mapping(self) -> Any:
         if self._portal is None:
             from connectors.portal import PortalMapping

@@ -66,6 +66,8 @@ class CaseEventWorker:
         self.settings = settings
         self.formats = settings.topic_formats()
         self.decoder = decoder or Decoder()
+        if "portal" in self.formats.values():
+            self.decoder.check_portal_mapping()
         self.consumer = consumer or self._consumer()
         self.producer = producer or KafkaProducer(**settings.client_config(), acks="all", linger_ms=5,
                                                   retries=2147483647)
