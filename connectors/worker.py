@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -122,20 +123,44 @@ class CaseEventWorker:
         done: dict[TopicPartition, OffsetAndMetadata] = {}
         try:
             for tp, records in batch.items():
-                for record in records:
-                    if tp in self.revoked:
-                        break  # another member owns it now; it re-reads from the last commit
-                    self._handle(record, self.formats.get(tp.topic, "contract"))
-                    done[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+                if tp in self.revoked:
+                    continue  # another member owns it now; it re-reads from the last commit
+                self._retrying(partial(self._apply_records, records, self.formats.get(tp.topic, "contract")))
+                done[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
+                self.stats.messages += len(records)
         except _StopRequested:
             pass
         return done
 
-    def _handle(self, record: Any, fmt: str) -> None:
+    def _apply_records(self, records: list[Any], fmt: str) -> None:
+        """Decode a partition's records; apply the valid events in one transaction, keep the rest."""
+        events: list[Any] = []
+        for record in records:
+            value: bytes = record.value if record.value is not None else b""
+            try:
+                events.extend(self.decoder.decode(value, fmt))
+            except EventInvalid as err:
+                self._dead_letter(record, value, err)
+        if not events:
+            return
+        try:
+            outcomes = self.app.service.ingest_batch(events)
+        except (OperationalError, DBAPIError):
+            raise
+        except Exception:  # an engine fault in the batch: find the event, one transaction each
+            log.exception("batch of %d events failed; applying them one by one", len(events))
+            for record in records:
+                self._apply(record, fmt)
+            return
+        for outcome in outcomes:
+            self.stats.count(outcome.status)
+
+    def _retrying(self, work: Callable[[], None]) -> None:
+        """Run ``work``; while the database is down, pause the partitions, keep the membership, retry."""
         paused = False
         while True:
             try:
-                self._apply(record, fmt)
+                work()
                 break
             except (OperationalError, DBAPIError) as err:
                 self.stats.database_retries += 1
@@ -150,20 +175,23 @@ class CaseEventWorker:
                     raise _StopRequested from None
         if paused:
             self.consumer.resume(*self.consumer.paused())
-        self.stats.messages += 1
+
+    def _dead_letter(self, record: Any, value: bytes, err: EventInvalid) -> None:
+        source = f"{record.topic}:{record.partition}:{record.offset}"
+        letter = DeadLetter(record.topic, record.partition, record.offset, value, record.key)
+        outcome = self.app.service.refuse(value.decode("utf-8", "replace"), err, source, letter)
+        self.stats.count(outcome.status)
+        self.stats.dead_letters += 1
+        log.warning("dead-lettered %s: %s", source, err)
 
     def _apply(self, record: Any, fmt: str) -> None:
+        """One record, one transaction per event (the fallback after a failed batch)."""
         source = f"{record.topic}:{record.partition}:{record.offset}"
         value: bytes = record.value if record.value is not None else b""
         try:
             events = self.decoder.decode(value, fmt)
-        except EventInvalid as err:
-            letter = DeadLetter(record.topic, record.partition, record.offset, value, record.key)
-            outcome = self.app.service.refuse(value.decode("utf-8", "replace"), err, source, letter)
-            self.stats.count(outcome.status)
-            self.stats.dead_letters += 1
-            log.warning("dead-lettered %s: %s", source, err)
-            return
+        except EventInvalid:
+            return  # already dead-lettered by the batch
         for event in events:
             try:
                 outcome = self.app.service.ingest(event)
@@ -171,11 +199,9 @@ class CaseEventWorker:
                 raise
             except Exception as err:  # an engine fault must not stop the partition: keep and report it
                 log.exception("event %s from %s could not be applied", event.event_id, source)
-                letter = DeadLetter(record.topic, record.partition, record.offset, value, record.key)
-                refusal = EventInvalid([f"internal error while applying: {type(err).__name__}: {err}"],
-                                       event_id=event.event_id)
-                outcome = self.app.service.refuse(value.decode("utf-8", "replace"), refusal, source, letter)
-                self.stats.dead_letters += 1
+                self._dead_letter(record, value, EventInvalid(
+                    [f"internal error while applying: {type(err).__name__}: {err}"], event_id=event.event_id))
+                continue
             self.stats.count(outcome.status)
 
     def _publish(self) -> None:

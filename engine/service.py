@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, delete, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from engine.core.events import CASE_RECEIVED, CaseEvent, EventInvalid, parse_event, parse_event_line
 from engine.core.handling import CaseHandler
@@ -156,42 +156,78 @@ class CaseService:
             return outcome
         raise AssertionError("unreachable")
 
+    def ingest_batch(self, events: Sequence[CaseEvent]) -> list[Outcome]:
+        """Apply events in order in one transaction (group commit), each with its journal row.
+
+        Every event is still applied atomically with the record of its id; the batch commits or
+        rolls back as a whole. After a conflict or an engine fault the batch is rolled back and
+        applied again one event per transaction; a database outage propagates (the caller retries).
+        """
+        touched: dict[str, LiveCase] = {}
+        outcomes: list[Outcome] = []
+        try:
+            now = self.clock.now()
+            with self.engine.begin() as conn:
+                for event in events:
+                    live = touched.pop(event.case_id, None)
+                    if live is None:
+                        live = self._cache.pop(event.case_id, None)
+                    outcome, live = self._apply_on(conn, event, live, None, now)
+                    if live is not None:
+                        touched[event.case_id] = live
+                    outcomes.append(outcome)
+        except (OperationalError, DBAPIError) as err:
+            if not isinstance(err, IntegrityError):
+                raise
+            return [self.ingest(event) for event in events]
+        except StaleCase:
+            return [self.ingest(event) for event in events]
+        for live in touched.values():
+            self._remember(live)
+        for event, outcome in zip(events, outcomes, strict=True):
+            if outcome.status == APPLIED and event.type == CASE_RECEIVED:
+                self._apply_parked(PARKED_EVENTS.c.case_id == event.case_id)
+        return outcomes
+
     def _apply_in_transaction(self, event: CaseEvent, live: LiveCase | None, parked_id: int | None
                               ) -> tuple[Outcome, LiveCase | None]:
-        now = self.clock.now()
         with self.engine.begin() as conn:
-            if event_seen(conn, event.event_id, include_parked=parked_id is None):
-                return Outcome(DUPLICATE, event.event_id, event.case_id, "event already received"), live
-            if live is None:
-                live = load_case(conn, event.case_id, self.catalog, self.calendar)
-            if live is None:
-                found = None if event.type != CASE_RECEIVED else self.catalog.in_force(event.procedure,
-                                                                                        event.occurred_at)
-                if found is None:
-                    reason = (f"case {event.case_id} has not been received" if event.type != CASE_RECEIVED
-                              else f"procedure {event.procedure} is not deployed")
-                    self._park(conn, event, reason, now, parked_id)
-                    if self.outbox is not None and parked_id is None:
-                        self.outbox.acknowledge(conn, event_id=event.event_id, case_id=event.case_id, status=PARKED,
-                                                step=event.step, reason=reason, nonconformity_keys=(), now=now)
-                    return Outcome(PARKED, event.event_id, event.case_id, reason, event.step), None
-                version, procedure = found
-                handler, applied = CaseHandler.receive(event, procedure, version, self.calendar)
-                live = LiveCase(handler, event_count=0, journal_seq=0, since_snapshot=0, is_new=True)
-            else:
-                applied = live.handler.apply(event)
-            seq = append_journal(conn, event_id=event.event_id, case_id=event.case_id, type_=event.type,
-                                 occurred_at=event.occurred_at, recorded_at=now, payload=event.to_dict(),
-                                 notes=applied.notes)
-            save_case(conn, live, seq, now, self.snapshot_every)
-            save_nonconformities(conn, applied.nonconformities.values(), now)
-            if self.outbox is not None:
-                self.outbox.acknowledge(conn, event_id=event.event_id, case_id=event.case_id, status=APPLIED,
-                                        step=event.step, reason="; ".join(applied.notes) or None,
-                                        nonconformity_keys=list(applied.nonconformities), now=now)
-                self.outbox.nonconformities(conn, applied.nonconformities, now)
-            if parked_id is not None:
-                conn.execute(delete(PARKED_EVENTS).where(PARKED_EVENTS.c.id == parked_id))
+            return self._apply_on(conn, event, live, parked_id, self.clock.now())
+
+    def _apply_on(self, conn: Connection, event: CaseEvent, live: LiveCase | None, parked_id: int | None,
+                  now: datetime) -> tuple[Outcome, LiveCase | None]:
+        if event_seen(conn, event.event_id, include_parked=parked_id is None):
+            return Outcome(DUPLICATE, event.event_id, event.case_id, "event already received"), live
+        if live is None:
+            live = load_case(conn, event.case_id, self.catalog, self.calendar)
+        if live is None:
+            found = None if event.type != CASE_RECEIVED else self.catalog.in_force(event.procedure,
+                                                                                    event.occurred_at)
+            if found is None:
+                reason = (f"case {event.case_id} has not been received" if event.type != CASE_RECEIVED
+                          else f"procedure {event.procedure} is not deployed")
+                self._park(conn, event, reason, now, parked_id)
+                if self.outbox is not None and parked_id is None:
+                    self.outbox.acknowledge(conn, event_id=event.event_id, case_id=event.case_id, status=PARKED,
+                                            step=event.step, reason=reason, nonconformity_keys=(), now=now)
+                return Outcome(PARKED, event.event_id, event.case_id, reason, event.step), None
+            version, procedure = found
+            handler, applied = CaseHandler.receive(event, procedure, version, self.calendar)
+            live = LiveCase(handler, event_count=0, journal_seq=0, since_snapshot=0, is_new=True)
+        else:
+            applied = live.handler.apply(event)
+        seq = append_journal(conn, event_id=event.event_id, case_id=event.case_id, type_=event.type,
+                             occurred_at=event.occurred_at, recorded_at=now, payload=event.to_dict(),
+                             notes=applied.notes)
+        save_case(conn, live, seq, now, self.snapshot_every)
+        save_nonconformities(conn, applied.nonconformities.values(), now)
+        if self.outbox is not None:
+            self.outbox.acknowledge(conn, event_id=event.event_id, case_id=event.case_id, status=APPLIED,
+                                    step=event.step, reason="; ".join(applied.notes) or None,
+                                    nonconformity_keys=list(applied.nonconformities), now=now)
+            self.outbox.nonconformities(conn, applied.nonconformities, now)
+        if parked_id is not None:
+            conn.execute(delete(PARKED_EVENTS).where(PARKED_EVENTS.c.id == parked_id))
         outcome = Outcome(APPLIED, event.event_id, event.case_id, "; ".join(applied.notes) or None,
                           applied.step, tuple(applied.nonconformities.values()))
         return outcome, live

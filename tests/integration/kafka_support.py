@@ -55,8 +55,10 @@ def unique_prefix(name: str) -> str:
 def create_topics(settings: KafkaSettings, partitions: int = 4) -> None:
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap)
     try:
-        admin.create_topics([NewTopic(t, partitions, 1) for t in
-                             (settings.topic, settings.dlq_topic, settings.outbound_topic)])
+        topics = [settings.topic, settings.dlq_topic, settings.outbound_topic]
+        if settings.portal_topic:
+            topics.append(settings.portal_topic)
+        admin.create_topics([NewTopic(t, partitions, 1) for t in topics])
     finally:
         admin.close()
 

@@ -86,3 +86,26 @@ def test_same_events_delivered_twice_change_nothing(postgres_database: str) -> N
     stats = CaseEventWorker(app, settings).run(exit_when_idle=2)
     assert stats.outcomes == {"duplicate": len(lines)}
     assert digest(app) == once
+
+
+def test_portal_payloads_on_their_own_topic_are_mapped_and_applied(postgres_database: str) -> None:
+    from tests.unit.test_portal_mapping import CASE, life_cycle
+
+    prefix = unique_prefix("portal")
+    settings = kafka_settings(prefix, portal_topic=f"{prefix}.portal")
+    create_topics(settings)
+    payloads = life_cycle()
+    # Keyed by dossier code, as the one-stop-shop produces them: one dossier's payloads stay in order.
+    produce(settings, [json.dumps(p, ensure_ascii=False) for p in payloads], keys=[CASE] * len(payloads),
+            topic=settings.portal_topic)
+    produce(settings, [b'{"MaHoSo": "X-1", "TrangThaiHoSo": 42}'], keys=["X-1"], topic=settings.portal_topic)
+    app = make_app(postgres_database)
+    stats = CaseEventWorker(app, settings).run(exit_when_idle=3)
+    assert stats.dead_letters == 1
+    from engine.store.queries import Presenter, case_detail
+
+    case = case_detail(app.engine, CASE, Presenter(app.calendar))
+    assert case is not None and case["status"] == "returned"
+    assert case["timeliness"] in ("early", "on_time")
+    letters = read_all(settings, settings.dlq_topic, expected=1)
+    assert dict(letters[0].headers)["source_topic"] == settings.portal_topic.encode()
