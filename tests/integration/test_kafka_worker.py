@@ -41,7 +41,7 @@ def test_stream_ends_as_ingest_and_outbound_mirrors_the_database(postgres_databa
     ncs = {m["key"]: m for m in outbound if m["message"] == "nonconformity"}
     from engine.store.queries import Presenter, nonconformity_list
 
-    in_db = nonconformity_list(app.engine, Presenter(app.calendar))
+    in_db = nonconformity_list(app.engine, Presenter(app.calendar), include_retracted=True)
     assert len(ncs) >= len(in_db)
     latest = {}
     for message in outbound:

@@ -1,0 +1,86 @@
+"""The FastAPI application: routers, error answers, request guards, CORS, OpenAPI.
+
+``create_app(eiso)`` takes the application wired by ``engine.bootstrap.build``; `eiso serve`
+and the tests build it the same way.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from engine.api import errors
+from engine.api.deps import Allow
+from engine.api.limits import RequestGuard
+from engine.api.oidc import OidcVerifier
+from engine.api.routers import audit, cases, events, nonconformities, procedures, reports, system
+from engine.api.settings import ApiSettings
+from engine.bootstrap import App
+
+DESCRIPTION = """\
+eiso holds every one-stop-shop case to its ISO 9001 procedure (BPMN) in legal working time.
+
+Authenticate with `Authorization: Bearer <token>`: an API token made by `eiso users create`,
+or an OIDC JWT when `EISO_API_OIDC_ISSUER` is set. Each operation lists the roles it allows.
+A user bound to agency codes sees only those agencies and the codes below them; admins and
+auditors see every agency. Times are RFC 3339 in the calendar's time zone.
+"""
+
+ROUTERS = (system.public_router, system.router, procedures.router, cases.router, nonconformities.router, audit.router, reports.router,
+           events.router)
+
+
+def route_roles(route: APIRoute) -> frozenset[str] | None:
+    """The roles an operation allows (None: no token needed), read from its ``Allow`` dependency."""
+    for dependency in route.dependant.dependencies:
+        if isinstance(dependency.call, Allow):
+            return frozenset(role.value for role in dependency.call.roles)
+    return None
+
+
+def create_app(eiso: App, settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+    api = FastAPI(title="eiso", version="1", description=DESCRIPTION, redirect_slashes=False)
+    api.state.eiso = eiso
+    api.state.api_settings = settings
+    api.state.oidc = OidcVerifier(settings) if settings.oidc_enabled else None
+    # One writer in this process: the case service keeps cases in memory between events.
+    api.state.writer_lock = threading.Lock()
+    for router in ROUTERS:
+        authenticated = router is not system.public_router
+        responses: dict[int | str, dict[str, Any]] = dict(errors.COMMON_RESPONSES)
+        if not authenticated:
+            responses = {k: v for k, v in responses.items() if k not in (401, 403)}
+        api.include_router(router, responses=responses)
+    errors.install(api)
+    api.add_middleware(RequestGuard, settings=settings)
+    if settings.origins:
+        api.add_middleware(CORSMiddleware, allow_origins=settings.origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"], allow_credentials=False)
+    api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
+    return api
+
+
+def api_routes() -> list[APIRoute]:
+    """Every operation of the API (each router's routes carry their prefix)."""
+    return [route for router in ROUTERS for route in router.routes if isinstance(route, APIRoute)]
+
+
+def _openapi(api: FastAPI) -> dict[str, Any]:
+    if api.openapi_schema:
+        return api.openapi_schema
+    schema = get_openapi(title=api.title, version=api.version, description=api.description, routes=api.routes)
+    for route in api_routes():
+        roles = route_roles(route)
+        for method in route.methods:
+            operation = schema["paths"][route.path_format][method.lower()]
+            operation["x-eiso-roles"] = sorted(roles) if roles is not None else []
+            who = ", ".join(sorted(roles)) if roles is not None else "anyone, no token"
+            operation["description"] = (operation.get("description") or "") + f"\n\nRoles: {who}."
+    api.openapi_schema = schema
+    return schema

@@ -1,0 +1,38 @@
+"""Event ingestion over HTTP: one answer per event."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel
+
+
+class EventStatus(str, Enum):
+    applied = "applied"
+    duplicate = "duplicate"
+    parked = "parked"
+    refused = "refused"
+
+
+class RaisedPublic(BaseModel):
+    key: str
+    type: str
+    step: str | None
+
+
+class EventOutcomePublic(BaseModel):
+    index: int
+    status: EventStatus
+    event_id: str | None
+    case_id: str | None
+    step: str | None
+    reason: str | None
+    nonconformities: list[RaisedPublic]
+
+
+class IngestPublic(BaseModel):
+    results: list[EventOutcomePublic]
+    applied: int
+    duplicate: int
+    parked: int
+    refused: int

@@ -1,0 +1,112 @@
+"""Nonconformities and their corrective action (ISO 9001 clause 10.2)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+
+from pydantic import BaseModel, Field
+
+from engine.api.corrective import Command
+from engine.api.models.common import LongText, RequestModel, SaneDate, ShortText
+
+
+class CauseCategory(str, Enum):
+    """Root-cause families for the Pareto of the management review."""
+
+    staff = "staff"
+    procedure = "procedure"
+    it_system = "it_system"
+    workload = "workload"
+    coordination = "coordination"
+    applicant = "applicant"
+    legal_change = "legal_change"
+    other = "other"
+
+
+class CorrectiveActionPublic(BaseModel):
+    correction: str | None
+    corrected_at: datetime | None
+    cause: str | None
+    cause_category: CauseCategory | None
+    action: str | None
+    action_owner: str | None
+    action_due: date | None
+    verification: str | None
+    effective: bool | None
+    verified_at: datetime | None
+    closing_note: str | None
+    closed_at: datetime | None
+    updated_at: datetime
+    updated_by: str
+
+
+class NonconformityPublic(BaseModel):
+    key: str
+    type: str
+    label_vi: str
+    label_en: str
+    case_id: str
+    agency: str
+    procedure: str
+    procedure_version: int
+    step: str | None
+    due_at: datetime | None
+    actual_at: datetime | None
+    delay_working_hours: float | None
+    detected_at: datetime
+    event_ids: list[str]
+    status: str
+    next: list[Command] = Field(description="What can be recorded now")
+    corrective_action: CorrectiveActionPublic | None
+
+
+class NonconformityPage(BaseModel):
+    items: list[NonconformityPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class CorrectionCreate(RequestModel):
+    correction: LongText = Field(description="What was done at once to put the case right")
+
+
+class CauseCreate(RequestModel):
+    cause: LongText
+    category: CauseCategory
+
+
+class ActionCreate(RequestModel):
+    action: LongText
+    owner: ShortText
+    due: SaneDate = Field(description="Due date of the action, in the calendar's zone; not in the past")
+
+
+class VerificationCreate(RequestModel):
+    verification: LongText = Field(description="How effectiveness was checked, and what was found")
+    effective: bool = Field(description="False sends the record back to cause analysis")
+
+
+class CloseCreate(RequestModel):
+    note: LongText | None = None
+
+
+class AuditEntryPublic(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    actor_role: str
+    action: str
+    entity: str
+    entity_key: str
+    agency: str | None
+    before: dict[str, object] | None
+    after: dict[str, object] | None
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryPublic]
+    total: int
+    limit: int
+    offset: int

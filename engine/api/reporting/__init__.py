@@ -1,0 +1,1 @@
+"""Reports for leaders, management reviews and audits, scoped to the caller's agencies."""

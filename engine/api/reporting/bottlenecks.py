@@ -1,0 +1,99 @@
+"""Bottleneck steps: working time of completed steps against their allowance.
+
+A step's working time runs from its activation to its completion (as in ``eiso report``);
+median and 90th percentile per procedure and step, in working hours, with their ratio to
+the allowance of the newest procedure version seen; ``over_allowance`` counts the steps
+that took longer than their own version's allowance. Worst 90th-percentile ratio first.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from typing import Any
+
+from pydantic import BaseModel
+from sqlmodel import Session, col, select
+
+from engine.api.deps import Principal
+from engine.api.reporting.common import Period, ReportQuery
+from engine.store.catalog import ProcedureCatalog
+from engine.store.tables import CaseRow, CaseStepRow
+
+COLUMNS = ["procedure", "step", "unit", "allowance_hours", "completed", "median_hours", "p90_hours",
+           "median_ratio", "p90_ratio", "over_allowance", "late_steps"]
+
+
+class BottleneckRow(BaseModel):
+    procedure: str
+    step: str
+    unit: str | None
+    allowance_hours: float | None
+    completed: int
+    median_hours: float
+    p90_hours: float
+    median_ratio: float | None
+    p90_ratio: float | None
+    over_allowance: int
+    late_steps: int
+
+
+class BottleneckReport(BaseModel):
+    period_from: str
+    period_to: str
+    steps: list[BottleneckRow]
+
+
+def p90(values: list[int]) -> int:
+    """The 90th percentile as ``eiso report`` takes it (of sorted values)."""
+    return values[min(len(values) - 1, int(0.9 * len(values)))]
+
+
+def _allowance(catalog: ProcedureCatalog, code: str, version: int, step: str, cache: dict[Any, Any]) -> int | None:
+    if (code, version) not in cache:
+        try:
+            cache[(code, version)] = catalog.get(code, version).definition.steps
+        except Exception:  # a version that no longer loads: no allowance rather than no report
+            cache[(code, version)] = {}
+    found = cache[(code, version)].get(step)
+    return None if found is None else found.allowance_seconds
+
+
+def bottlenecks(session: Session, user: Principal, q: ReportQuery, period: Period, calendar: Any,
+                catalog: ProcedureCatalog) -> BottleneckReport:
+    rows = session.exec(
+        select(CaseStepRow, CaseRow.procedure_version).join(CaseRow, col(CaseRow.case_id) == CaseStepRow.case_id)
+        .where(q.where(user, col(CaseStepRow.agency), col(CaseStepRow.procedure)),
+               col(CaseStepRow.status) == "completed", col(CaseStepRow.completed_at) >= period.start,
+               col(CaseStepRow.completed_at) < period.end)
+    ).all()
+    times: dict[tuple[str, str], list[int]] = defaultdict(list)
+    info: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: {"over": 0, "late": 0, "version": 0})
+    cache: dict[Any, Any] = {}
+    for step, version in rows:
+        if step.completed_at is None:
+            continue
+        key = (step.procedure, step.step)
+        worked = calendar.between(step.activated_at, step.completed_at)
+        times[key].append(worked)
+        allowance = _allowance(catalog, step.procedure, version, step.step, cache)
+        entry = info[key]
+        entry["over"] += allowance is not None and worked > allowance
+        entry["late"] += step.timeliness == "late"
+        entry["unit"] = step.unit
+        if version >= entry["version"]:
+            entry["version"], entry["allowance"] = version, allowance
+    out = []
+    for (procedure, step_id), values in times.items():
+        values.sort()
+        entry = info[(procedure, step_id)]
+        allowance, median, high = entry.get("allowance"), statistics.median(values), p90(values)
+        out.append(BottleneckRow(
+            procedure=procedure, step=step_id, unit=entry.get("unit"),
+            allowance_hours=None if allowance is None else round(allowance / 3600, 2), completed=len(values),
+            median_hours=round(median / 3600, 2), p90_hours=round(high / 3600, 2),
+            median_ratio=round(median / allowance, 3) if allowance else None,
+            p90_ratio=round(high / allowance, 3) if allowance else None,
+            over_allowance=entry["over"], late_steps=entry["late"]))
+    out.sort(key=lambda r: (r.p90_ratio is None, -(r.p90_ratio or 0), r.procedure, r.step))
+    return BottleneckReport(period_from=period.start.isoformat(), period_to=period.end.isoformat(), steps=out)

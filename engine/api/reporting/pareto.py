@@ -1,0 +1,71 @@
+"""Nonconformities by type and by root cause, as Pareto tables for the management review.
+
+Records detected in the period, retracted ones left out. Root causes come from the
+corrective-action cycle; records whose cause is not analysed yet are counted apart.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pydantic import BaseModel
+from sqlmodel import Session, col, select
+
+from engine.api.deps import Principal
+from engine.api.reporting.common import Period, ReportQuery, rate
+from engine.core.nonconformities import LABELS_EN, LABELS_VI, RETRACTED
+from engine.store.tables import NonconformityRow
+from engine.store.tables_api import CorrectiveAction
+
+COLUMNS = ["category", "label", "count", "share", "cumulative_share"]
+CAUSE_LABELS = {
+    "vi": {"staff": "Cán bộ, công chức", "procedure": "Quy trình", "it_system": "Hệ thống công nghệ thông tin",
+           "workload": "Khối lượng công việc", "coordination": "Phối hợp liên thông", "applicant": "Người nộp hồ sơ",
+           "legal_change": "Thay đổi quy định pháp luật", "other": "Khác"},
+    "en": {"staff": "Staff", "procedure": "Procedure", "it_system": "IT system", "workload": "Workload",
+           "coordination": "Inter-agency coordination", "applicant": "Applicant",
+           "legal_change": "Change in the law", "other": "Other"},
+}
+
+
+class ParetoRow(BaseModel):
+    category: str
+    label: str
+    count: int
+    share: float | None
+    cumulative_share: float | None
+
+
+class NonconformityReport(BaseModel):
+    period_from: str
+    period_to: str
+    total: int
+    by_type: list[ParetoRow]
+    by_root_cause: list[ParetoRow]
+    not_analysed: int
+
+
+def pareto(counts: Counter[str], labels: dict[str, str]) -> list[ParetoRow]:
+    """Largest first; ties in name order; shares of the whole and cumulated."""
+    whole = sum(counts.values())
+    rows, running = [], 0
+    for category, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        running += count
+        rows.append(ParetoRow(category=category, label=labels.get(category, category), count=count,
+                              share=rate(count, whole), cumulative_share=rate(running, whole)))
+    return rows
+
+
+def nonconformities(session: Session, user: Principal, q: ReportQuery, period: Period) -> NonconformityReport:
+    nc, ca = NonconformityRow, CorrectiveAction
+    found = session.exec(
+        select(nc.type, ca.cause_category).join(ca, col(ca.key) == col(nc.key), isouter=True)
+        .where(q.where(user, col(nc.agency), col(nc.procedure)), col(nc.status) != RETRACTED,
+               col(nc.detected_at) >= period.start, col(nc.detected_at) < period.end)
+    ).all()
+    types = Counter(t for t, _ in found)
+    causes = Counter(c for _, c in found if c is not None)
+    labels = LABELS_VI if q.lang.value == "vi" else LABELS_EN
+    return NonconformityReport(period_from=period.start.isoformat(), period_to=period.end.isoformat(),
+                               total=len(found), by_type=pareto(types, labels), by_root_cause=pareto(causes, CAUSE_LABELS[q.lang.value]),
+                               not_analysed=len(found) - sum(causes.values()))

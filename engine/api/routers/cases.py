@@ -1,0 +1,177 @@
+"""Cases: the list, the process control slip, the event timeline and the Form 04 slip."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from engine.api.deps import AppDep, PresenterDep, Principal, Reader, SessionDep
+from engine.api.errors import CONFLICT, NOT_FOUND, ApiError, not_found
+from engine.api.models.cases import (
+    ApologySituation,
+    ApologySlipPublic,
+    CasePage,
+    CaseStatus,
+    CaseSummaryPublic,
+    ControlSlipPublic,
+    TimelineEntryPublic,
+    Timeliness,
+)
+from engine.api.models.common import SaneDateTime, aware, hours
+from engine.api.scope import check_code, code_clause
+from engine.bootstrap import App
+from engine.core.events import EXTENDED
+from engine.store.queries import case_detail
+from engine.store.tables import CaseRow, JournalEntry, ProcedureVersion
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+
+CaseId = Annotated[str, Path(min_length=1, max_length=200, description="Dossier code")]
+AgencyCode = Annotated[str | None, Query(min_length=1, max_length=100, description="Agency code; covers the codes "
+                                                                                     "below it")]
+
+
+def agency_filter(agency: str | None, column: Any) -> Any:
+    """The ``agency`` query parameter as SQL, or None when absent."""
+    if agency is None:
+        return None
+    try:
+        return code_clause(check_code(agency), column)
+    except ValueError as err:
+        raise ApiError(422, str(err)) from None
+
+
+def _summary(row: CaseRow, eiso: App, now: datetime) -> CaseSummaryPublic:
+    local = eiso.calendar.local
+    overdue = row.resolved_at is None and row.closed_at is None and row.due_at is not None and row.due_at < now
+    return CaseSummaryPublic(
+        case_id=row.case_id, agency=row.agency, procedure=row.procedure, procedure_version=row.procedure_version,
+        status=row.status, received_at=local(row.received_at), started_at=local(row.started_at),
+        due_at=local(row.due_at) if row.due_at else None,
+        promised_at=local(row.promised_at) if row.promised_at else None,
+        extended_due_at=local(row.extended_due_at) if row.extended_due_at else None,
+        resolved_at=local(row.resolved_at) if row.resolved_at else None,
+        closed_at=local(row.closed_at) if row.closed_at else None,
+        timeliness=Timeliness(row.timeliness) if row.timeliness else None,
+        delay_working_hours=hours(row.delay_seconds) if row.timeliness else None, overdue=overdue)
+
+
+@router.get("", response_model=CasePage, summary="List cases, newest first")
+def list_cases(
+    user: Reader, eiso: AppDep, session: SessionDep, agency: AgencyCode = None,
+    procedure: Annotated[str | None, Query(max_length=64)] = None,
+    status: CaseStatus | None = None, timeliness: Timeliness | None = None,
+    overdue: Annotated[bool | None, Query(description="Unresolved, not closed and past the due now")] = None,
+    received_from: Annotated[SaneDateTime | None, Query(description="Received at or after (naive: calendar zone)")]
+    = None,
+    received_to: Annotated[SaneDateTime | None, Query(description="Received before (naive: calendar zone)")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> CasePage:
+    now = eiso.clock.now()
+    query = select(CaseRow).where(user.scope.clause(col(CaseRow.agency)))
+    clause = agency_filter(agency, col(CaseRow.agency))
+    if clause is not None:
+        query = query.where(clause)
+    if procedure is not None:
+        query = query.where(CaseRow.procedure == procedure)
+    if status is not None:
+        query = query.where(CaseRow.status == status.value)
+    if timeliness is not None:
+        query = query.where(CaseRow.timeliness == timeliness.value)
+    if overdue is not None:
+        late_now = (col(CaseRow.resolved_at).is_(None) & col(CaseRow.closed_at).is_(None)
+                    & col(CaseRow.due_at).is_not(None) & (col(CaseRow.due_at) < now))
+        query = query.where(late_now if overdue else ~late_now)
+    if received_from is not None:
+        query = query.where(col(CaseRow.received_at) >= aware(received_from, eiso.calendar.zone))
+    if received_to is not None:
+        query = query.where(col(CaseRow.received_at) < aware(received_to, eiso.calendar.zone))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(col(CaseRow.received_at).desc(), col(CaseRow.case_id).desc())
+                        .limit(limit).offset(offset)).all()
+    return CasePage(items=[_summary(r, eiso, now) for r in rows], total=int(total), limit=limit, offset=offset)
+
+
+def visible_case(session: Session, user: Principal, case_id: str) -> CaseRow:
+    """The case, if it exists and the user sees its agency; else 404 (no hint that it exists)."""
+    row = session.get(CaseRow, case_id)
+    if row is None or not user.scope.covers(row.agency):
+        raise not_found(f"case {case_id!r}")
+    return row
+
+
+@router.get("/{case_id:path}/events", response_model=list[TimelineEntryPublic], responses=NOT_FOUND,
+            summary="The case's events in the order they were applied")
+def timeline(case_id: CaseId, user: Reader, eiso: AppDep, session: SessionDep) -> list[TimelineEntryPublic]:
+    visible_case(session, user, case_id)
+    entries = session.exec(select(JournalEntry).where(JournalEntry.case_id == case_id)
+                           .order_by(col(JournalEntry.seq))).all()
+    return [_entry(e, eiso) for e in entries]
+
+
+def _entry(entry: JournalEntry, eiso: App) -> TimelineEntryPublic:
+    payload = entry.payload if isinstance(entry.payload, dict) else {}
+    due = payload.get("due_at")
+    actor = payload.get("actor")
+    return TimelineEntryPublic(
+        seq=entry.seq or 0, event_id=entry.event_id, type=entry.type,
+        occurred_at=eiso.calendar.local(entry.occurred_at), recorded_at=eiso.calendar.local(entry.recorded_at),
+        step=payload.get("step"), actor=actor if isinstance(actor, dict) else None, reason=payload.get("reason"),
+        due_at=eiso.calendar.local(datetime.fromisoformat(due)) if isinstance(due, str) else None,
+        data=payload.get("data") or {}, notes=(entry.notes or "").splitlines())
+
+
+@router.get("/{case_id:path}/apology", response_model=ApologySlipPublic, responses={**NOT_FOUND, **CONFLICT},
+            summary="Form 04: apology and new appointment, for a case that is or will be late")
+def apology(case_id: CaseId, user: Reader, eiso: AppDep, session: SessionDep) -> ApologySlipPublic:
+    row = visible_case(session, user, case_id)
+    cal, now = eiso.calendar, eiso.clock.now()
+    extension = session.exec(select(JournalEntry).where(JournalEntry.case_id == case_id, JournalEntry.type == EXTENDED)
+                             .order_by(col(JournalEntry.seq))).first()
+    open_now = row.resolved_at is None and row.closed_at is None
+    remaining = cal.between(now, row.due_at) if open_now and row.due_at is not None else None
+    if row.timeliness == "late":
+        situation, delay = ApologySituation.late, row.delay_seconds
+    elif open_now and row.due_at is not None and row.due_at < now:
+        situation, delay = ApologySituation.overdue, cal.between(row.due_at, now)
+    elif extension is not None:
+        situation, delay = ApologySituation.extended, None
+    elif remaining is not None and remaining <= cal.day_seconds:
+        situation, delay = ApologySituation.at_risk, None
+    else:
+        why = (f"the case was resolved {row.timeliness.replace('_', ' ')}" if row.timeliness else
+               f"{hours(remaining)} working hours remain before the due" if remaining is not None else
+               f"the case is {row.status} and has no running due")
+        raise ApiError(409, f"no apology is due: {why}")
+    payload = extension.payload if extension is not None and isinstance(extension.payload, dict) else {}
+    new_due = payload.get("due_at")
+    apology_at = extension.occurred_at if extension is not None else None
+    in_time = (cal.between(apology_at, row.due_at) >= cal.day_seconds
+               if apology_at is not None and row.due_at is not None else None)
+    version = session.exec(select(ProcedureVersion.name).where(
+        ProcedureVersion.code == row.procedure, ProcedureVersion.version == row.procedure_version)).first()
+    original = row.promised_at or row.due_at
+    return ApologySlipPublic(
+        case_id=row.case_id, agency=row.agency, procedure=row.procedure, procedure_name=version,
+        received_at=cal.local(row.received_at), original_appointment=cal.local(original) if original else None,
+        statutory_due_at=cal.local(row.due_at) if row.due_at else None, situation=situation,
+        reason=payload.get("reason"),
+        new_appointment=cal.local(datetime.fromisoformat(new_due)) if isinstance(new_due, str) else None,
+        apology_at=cal.local(apology_at) if apology_at else None, apology_in_time=in_time,
+        remaining_working_hours=hours(remaining) if remaining is not None and not delay else None,
+        delay_working_hours=hours(delay))
+
+
+@router.get("/{case_id:path}", response_model=ControlSlipPublic, responses=NOT_FOUND,
+            summary="The process control slip: each step's unit, activation, due, handover and timeliness")
+def control_slip(case_id: CaseId, user: Reader, eiso: AppDep, session: SessionDep,
+                 presenter: PresenterDep) -> ControlSlipPublic:
+    visible_case(session, user, case_id)
+    detail = case_detail(eiso.engine, case_id, presenter)
+    if detail is None:
+        raise not_found(f"case {case_id!r}")
+    return ControlSlipPublic.model_validate(detail)

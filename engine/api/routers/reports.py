@@ -1,0 +1,74 @@
+"""Reports: quality objective, bottleneck steps, nonconformity Pareto, Circular 01/2018 indices."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel
+
+from engine.api.deps import AppDep, Reader, SessionDep
+from engine.api.reporting import attainment as attainment_
+from engine.api.reporting import bottlenecks as bottlenecks_
+from engine.api.reporting import circular01 as circular01_
+from engine.api.reporting import pareto as pareto_
+from engine.api.reporting.common import Format, Period, ReportQuery
+from engine.api.reporting.export import DOC, Table, answer
+from engine.bootstrap import App
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+Params = Annotated[ReportQuery, Depends()]
+
+
+def _period(q: ReportQuery, eiso: App) -> Period:
+    today = eiso.calendar.local(eiso.clock.now()).date()
+    return q.period(eiso.calendar.zone, today)
+
+
+def _rows(items: list[Any]) -> list[dict[str, Any]]:
+    return [item.model_dump() for item in items]
+
+
+def _respond(report: BaseModel, name: str, tables: list[Table], q: ReportQuery) -> Any:
+    if q.format is Format.json:
+        return report
+    return answer(name, tables, q.format, q.lang, q.section)
+
+
+@router.get("/attainment", response_model=attainment_.AttainmentReport, responses=DOC,
+            summary="Quality objective: share resolved early or on time, per month, agency and procedure")
+def attainment(q: Params, user: Reader, eiso: AppDep, session: SessionDep,
+               objective: Annotated[float | None, Query(ge=0, le=1, description="Default: EISO_QUALITY_OBJECTIVE")]
+               = None) -> Response | attainment_.AttainmentReport:
+    goal = objective if objective is not None else eiso.settings.engine.quality_objective
+    report = attainment_.attainment(session, user, q, _period(q, eiso), eiso.calendar.zone, goal)
+    return _respond(report, "attainment", [Table("attainment", attainment_.COLUMNS, _rows(report.rows)),
+                                           Table("totals", attainment_.COLUMNS, _rows(report.totals))], q)
+
+
+@router.get("/bottlenecks", response_model=bottlenecks_.BottleneckReport, responses=DOC,
+            summary="Bottleneck steps: median and 90th percentile working time against the allowance")
+def bottlenecks(q: Params, user: Reader, eiso: AppDep, session: SessionDep) -> Response | bottlenecks_.BottleneckReport:
+    report = bottlenecks_.bottlenecks(session, user, q, _period(q, eiso), eiso.calendar, eiso.catalog)
+    return _respond(report, "bottlenecks", [Table("steps", bottlenecks_.COLUMNS, _rows(report.steps))], q)
+
+
+@router.get("/nonconformities", response_model=pareto_.NonconformityReport, responses=DOC,
+            summary="Nonconformities by type and by root cause (Pareto)")
+def nonconformities(q: Params, user: Reader, eiso: AppDep,
+                    session: SessionDep) -> Response | pareto_.NonconformityReport:
+    report = pareto_.nonconformities(session, user, q, _period(q, eiso))
+    return _respond(report, "nonconformities", [Table("by_type", pareto_.COLUMNS, _rows(report.by_type)),
+                                                Table("by_root_cause", pareto_.COLUMNS,
+                                                      _rows(report.by_root_cause))], q)
+
+
+@router.get("/circular-01", response_model=circular01_.Circular01Report, responses=DOC,
+            summary="Circular 01/2018/TT-VPCP Art. 13 indices 1 and 2 (2 shorter, 1 equal, 0 longer)")
+def circular01(q: Params, user: Reader, eiso: AppDep, session: SessionDep) -> Response | circular01_.Circular01Report:
+    report = circular01_.circular01(session, user, q, _period(q, eiso), eiso.calendar)
+    return _respond(report, "circular-01", [
+        Table("agencies", circular01_.AGENCY_COLUMNS, _rows(report.agencies)),
+        Table("units", circular01_.UNIT_COLUMNS, _rows(report.units)),
+        Table("dossiers", circular01_.DOSSIER_COLUMNS, _rows(report.dossiers))], q)
