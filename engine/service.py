@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, delete, select
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from engine.core.events import CASE_RECEIVED, CaseEvent, EventInvalid, parse_event, parse_event_line
 from engine.core.handling import CaseHandler
@@ -27,16 +27,14 @@ from engine.store.cases import (
     WATCH_TICK,
     LiveCase,
     StaleCase,
-    append_journal,
     event_seen,
     load_case,
-    save_case,
-    save_nonconformities,
 )
 from engine.store.cases import PARKED as PARKED_EVENTS
 from engine.store.catalog import ProcedureCatalog
 from engine.store.outbox import DeadLetter, Outbox
 from engine.store.tables import RefusedEvent
+from engine.store.writes import Writes
 
 REFUSED_TABLE = RefusedEvent.__table__  # type: ignore[attr-defined]
 
@@ -160,27 +158,28 @@ class CaseService:
         """Apply events in order in one transaction (group commit), each with its journal row.
 
         Every event is still applied atomically with the record of its id; the batch commits or
-        rolls back as a whole. After a conflict or an engine fault the batch is rolled back and
-        applied again one event per transaction; a database outage propagates (the caller retries).
+        rolls back as a whole, its rows written with one statement per table. After a conflict
+        the batch is rolled back and applied again one event per transaction; a database outage
+        or an engine fault propagates (the caller retries, or isolates the faulty event).
         """
+        if not events:
+            return []
         touched: dict[str, LiveCase] = {}
         outcomes: list[Outcome] = []
         try:
-            now = self.clock.now()
             with self.engine.begin() as conn:
+                writes = Writes(now=self.clock.now())
+                writes.prefetch_seen(conn, [e.event_id for e in events])
                 for event in events:
                     live = touched.pop(event.case_id, None)
                     if live is None:
                         live = self._cache.pop(event.case_id, None)
-                    outcome, live = self._apply_on(conn, event, live, None, now)
+                    outcome, live = self._apply_on(conn, writes, event, live, None)
                     if live is not None:
                         touched[event.case_id] = live
                     outcomes.append(outcome)
-        except (OperationalError, DBAPIError) as err:
-            if not isinstance(err, IntegrityError):
-                raise
-            return [self.ingest(event) for event in events]
-        except StaleCase:
+                writes.flush(conn, self.outbox)
+        except (StaleCase, IntegrityError):
             return [self.ingest(event) for event in events]
         for live in touched.values():
             self._remember(live)
@@ -192,11 +191,18 @@ class CaseService:
     def _apply_in_transaction(self, event: CaseEvent, live: LiveCase | None, parked_id: int | None
                               ) -> tuple[Outcome, LiveCase | None]:
         with self.engine.begin() as conn:
-            return self._apply_on(conn, event, live, parked_id, self.clock.now())
+            writes = Writes(now=self.clock.now())
+            result = self._apply_on(conn, writes, event, live, parked_id)
+            writes.flush(conn, self.outbox)
+        return result
 
-    def _apply_on(self, conn: Connection, event: CaseEvent, live: LiveCase | None, parked_id: int | None,
-                  now: datetime) -> tuple[Outcome, LiveCase | None]:
-        if event_seen(conn, event.event_id, include_parked=parked_id is None):
+    def _apply_on(self, conn: Connection, writes: Writes, event: CaseEvent, live: LiveCase | None,
+                  parked_id: int | None) -> tuple[Outcome, LiveCase | None]:
+        now = writes.now
+        seen = writes.is_seen(event.event_id)
+        if seen is None:
+            seen = event_seen(conn, event.event_id, include_parked=parked_id is None)
+        if seen:
             return Outcome(DUPLICATE, event.event_id, event.case_id, "event already received"), live
         if live is None:
             live = load_case(conn, event.case_id, self.catalog, self.calendar)
@@ -207,27 +213,27 @@ class CaseService:
                 reason = (f"case {event.case_id} has not been received" if event.type != CASE_RECEIVED
                           else f"procedure {event.procedure} is not deployed")
                 self._park(conn, event, reason, now, parked_id)
+                writes.seen.add(event.event_id)
                 if self.outbox is not None and parked_id is None:
-                    self.outbox.acknowledge(conn, event_id=event.event_id, case_id=event.case_id, status=PARKED,
-                                            step=event.step, reason=reason, nonconformity_keys=(), now=now)
+                    writes.acks.append(self.outbox.ack_row(
+                        event_id=event.event_id, case_id=event.case_id, status=PARKED, step=event.step,
+                        reason=reason, nonconformity_keys=(), now=now))
                 return Outcome(PARKED, event.event_id, event.case_id, reason, event.step), None
             version, procedure = found
             handler, applied = CaseHandler.receive(event, procedure, version, self.calendar)
-            live = LiveCase(handler, event_count=0, journal_seq=0, since_snapshot=0, is_new=True)
+            live = LiveCase(handler, event_count=0, since_snapshot=0, is_new=True)
         else:
             applied = live.handler.apply(event)
-        seq = append_journal(conn, event_id=event.event_id, case_id=event.case_id, type_=event.type,
-                             occurred_at=event.occurred_at, recorded_at=now, payload=event.to_dict(),
-                             notes=applied.notes)
-        save_case(conn, live, seq, now, self.snapshot_every)
-        save_nonconformities(conn, applied.nonconformities.values(), now)
+        index = writes.journal_row(event_id=event.event_id, case_id=event.case_id, type_=event.type,
+                                   occurred_at=event.occurred_at, payload=event.to_dict(), notes=applied.notes)
+        writes.case(live, index, self.snapshot_every)
+        writes.nonconformity_records(list(applied.nonconformities.values()), with_messages=self.outbox is not None)
         if self.outbox is not None:
-            self.outbox.acknowledge(conn, event_id=event.event_id, case_id=event.case_id, status=APPLIED,
-                                    step=event.step, reason="; ".join(applied.notes) or None,
-                                    nonconformity_keys=list(applied.nonconformities), now=now)
-            self.outbox.nonconformities(conn, applied.nonconformities, now)
+            writes.acks.append(self.outbox.ack_row(
+                event_id=event.event_id, case_id=event.case_id, status=APPLIED, step=event.step,
+                reason="; ".join(applied.notes) or None, nonconformity_keys=list(applied.nonconformities), now=now))
         if parked_id is not None:
-            conn.execute(delete(PARKED_EVENTS).where(PARKED_EVENTS.c.id == parked_id))
+            writes.parked_deletes.append(parked_id)
         outcome = Outcome(APPLIED, event.event_id, event.case_id, "; ".join(applied.notes) or None,
                           applied.step, tuple(applied.nonconformities.values()))
         return outcome, live
@@ -268,7 +274,6 @@ class CaseService:
 
     def _tick(self, case_id: str, at: datetime) -> list[Nonconformity]:
         live = self._cache.pop(case_id, None)
-        now = self.clock.now()
         with self.engine.begin() as conn:
             if live is None:
                 live = load_case(conn, case_id, self.catalog, self.calendar)
@@ -278,13 +283,13 @@ class CaseService:
             if not applied.nonconformities:
                 self._remember(live)
                 return []
-            tick_id = f"watch:{case_id}:{at.isoformat()}"
-            seq = append_journal(conn, event_id=tick_id, case_id=case_id, type_=WATCH_TICK, occurred_at=at,
-                                 recorded_at=now, payload={"at": at.isoformat()}, notes=[])
-            save_case(conn, live, seq, now, self.snapshot_every)
-            save_nonconformities(conn, applied.nonconformities.values(), now)
-            if self.outbox is not None:
-                self.outbox.nonconformities(conn, applied.nonconformities, now)
+            writes = Writes(now=self.clock.now())
+            index = writes.journal_row(event_id=f"watch:{case_id}:{at.isoformat()}", case_id=case_id,
+                                       type_=WATCH_TICK, occurred_at=at, payload={"at": at.isoformat()}, notes=[])
+            writes.case(live, index, self.snapshot_every)
+            writes.nonconformity_records(list(applied.nonconformities.values()),
+                                         with_messages=self.outbox is not None)
+            writes.flush(conn, self.outbox)
         self._remember(live)
         return list(applied.nonconformities.values())
 

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from engine.core.case import Case, StepRun
 from engine.core.events import parse_event
 from engine.core.handling import CaseHandler
-from engine.core.nonconformities import RETRACTED, Nonconformity
+from engine.core.nonconformities import RETRACTED
 from engine.core.workflow import SERIALIZER_VERSION, CaseWorkflow
 from engine.store.catalog import ProcedureCatalog
 from engine.store.tables import CaseRow, CaseSnapshot, CaseStepRow, JournalEntry, NonconformityRow, ParkedEvent
@@ -37,12 +37,12 @@ _SEEN = union_all(
     select(PARKED.c.id).where(PARKED.c.event_id == bindparam("event_id")),
 ).limit(1)
 _SEEN_JOURNAL = select(JOURNAL.c.seq).where(JOURNAL.c.event_id == bindparam("event_id")).limit(1)
-_INSERT_JOURNAL = JOURNAL.insert().returning(JOURNAL.c.seq)
+_INSERT_JOURNAL_MANY = JOURNAL.insert().returning(JOURNAL.c.seq, sort_by_parameter_order=True)
 _INSERT_CASE = CASES.insert()
 _UPDATE_CASE = CASES.update().where(
     CASES.c.case_id == bindparam("b_case_id"), CASES.c.event_count == bindparam("b_event_count")
 )
-_CASE_ROW = select(CASES.c.procedure, CASES.c.procedure_version, CASES.c.event_count, CASES.c.journal_seq).where(
+_CASE_ROW = select(CASES.c.procedure, CASES.c.procedure_version, CASES.c.event_count).where(
     CASES.c.case_id == bindparam("case_id")
 )
 _SNAPSHOT = select(SNAPSHOTS.c.journal_seq, SNAPSHOTS.c.state).where(SNAPSHOTS.c.case_id == bindparam("case_id"))
@@ -67,7 +67,6 @@ class LiveCase:
 
     handler: CaseHandler
     event_count: int
-    journal_seq: int
     since_snapshot: int
     is_new: bool = False
     written_steps: dict[int, tuple[Any, ...]] = field(default_factory=dict)
@@ -137,46 +136,17 @@ def load_case(conn: Connection, case_id: str, catalog: ProcedureCatalog, calenda
             handler.apply(parse_event(entry.payload))
     if handler is None:
         raise LookupError(f"case {case_id} has a row but no journal")
-    live = LiveCase(handler, event_count=row.event_count, journal_seq=row.journal_seq, since_snapshot=len(entries))
+    live = LiveCase(handler, event_count=row.event_count, since_snapshot=len(entries))
     live.written_steps = {run.seq: _step_tuple(run) for run in handler.case.steps}
     return live
 
 
-def append_journal(conn: Connection, *, event_id: str, case_id: str, type_: str, occurred_at: datetime,
-                   recorded_at: datetime, payload: dict[str, Any], notes: list[str]) -> int:
-    result = conn.execute(_INSERT_JOURNAL, {
-        "event_id": event_id, "case_id": case_id, "type": type_, "occurred_at": occurred_at,
-        "recorded_at": recorded_at, "payload": payload, "notes": "\n".join(notes) or None,
-    })
-    return int(result.scalar_one())
+def snapshot_row(live: LiveCase, now: datetime) -> dict[str, Any]:
+    state = {"case": live.case.to_dict(), "workflow": live.handler.workflow.snapshot()}
+    return {"case_id": live.case.case_id, "serializer_version": SERIALIZER_VERSION, "state": state, "taken_at": now}
 
 
-def save_case(conn: Connection, live: LiveCase, seq: int, now: datetime, snapshot_every: int) -> None:
-    case = live.case
-    values = _case_values(case)
-    values["journal_seq"] = seq
-    values["event_count"] = live.event_count + 1
-    if live.is_new:
-        conn.execute(_INSERT_CASE, {"case_id": case.case_id, **values})
-    else:
-        result = conn.execute(_UPDATE_CASE, {"b_case_id": case.case_id, "b_event_count": live.event_count,
-                                             **values})
-        if result.rowcount != 1:
-            raise StaleCase(case.case_id)
-    _save_steps(conn, live)
-    live.event_count = values["event_count"]
-    live.journal_seq = seq
-    live.is_new = False
-    live.since_snapshot += 1
-    if case.closed or live.since_snapshot >= snapshot_every:
-        state = {"case": case.to_dict(), "workflow": live.handler.workflow.snapshot()}
-        conn.execute(upserts(conn).snapshot, {"case_id": case.case_id, "journal_seq": seq,
-                                              "serializer_version": SERIALIZER_VERSION, "state": state,
-                                              "taken_at": now})
-        live.since_snapshot = 0
-
-
-def _case_values(case: Case) -> dict[str, Any]:
+def case_values(case: Case) -> dict[str, Any]:
     overdue_key = f"{case.case_id}:case_timeliness"
     return {
         "agency": case.agency,
@@ -203,7 +173,8 @@ def _step_tuple(run: StepRun) -> tuple[Any, ...]:
             run.clock.running if run.clock else False, run.epoch, run.timeliness)
 
 
-def _save_steps(conn: Connection, live: LiveCase) -> None:
+def step_rows(live: LiveCase) -> list[dict[str, Any]]:
+    """The step rows that changed since they were last written (and note them as written)."""
     case = live.case
     definition = live.handler.definition
     rows = []
@@ -223,20 +194,4 @@ def _save_steps(conn: Connection, live: LiveCase) -> None:
             "overdue_flagged": f"{case.case_id}:step_timeliness:{run.seq}" in case.nonconformities,
         })
         live.written_steps[run.seq] = current
-    if rows:
-        conn.execute(upserts(conn).steps, rows)
-
-
-def save_nonconformities(conn: Connection, records: Iterable[Nonconformity], now: datetime) -> None:
-    """Insert new records; for known ones update what the engine owns, never the corrective-action status."""
-    rows = [
-        {
-            "key": r.key, "type": r.type, "case_id": r.case_id, "agency": r.agency, "procedure": r.procedure,
-            "procedure_version": r.procedure_version, "step": r.step, "due_at": r.due_at, "actual_at": r.actual_at,
-            "delay_seconds": r.delay_seconds, "detected_at": r.detected_at, "event_ids": list(r.event_ids),
-            "details": r.details, "status": r.status, "updated_at": now,
-        }
-        for r in records
-    ]
-    if rows:
-        conn.execute(upserts(conn).nonconformities, rows)
+    return rows

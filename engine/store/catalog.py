@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from threading import Lock
@@ -12,6 +13,8 @@ from sqlmodel import Session, col, select
 from engine.core.procedure import LoadedProcedure
 from engine.procedures.loader import load_procedure
 from engine.store.tables import ProcedureVersion
+
+VERSIONS_TTL = 5.0
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class ProcedureCatalog:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._loaded: dict[tuple[str, int], LoadedProcedure] = {}
+        self._versions: dict[str, tuple[float, list[tuple[int, datetime, datetime | None]]]] = {}
         self._lock = Lock()
 
     def deploy(self, source: bytes, filename: str, at: datetime) -> Deployment:
@@ -63,6 +67,7 @@ class ProcedureCatalog:
             session.refresh(row)
             with self._lock:
                 self._loaded[(code, row.version)] = loaded
+                self._versions.pop(code, None)
             return _deployment(row, created=True)
 
     def versions(self, code: str | None = None) -> list[ProcedureVersion]:
@@ -86,6 +91,7 @@ class ProcedureCatalog:
                 row.retired_at = at
                 session.add(row)
                 session.commit()
+            self._versions.pop(code, None)
             return True
 
     def in_force(self, code: str, at: datetime) -> tuple[int, LoadedProcedure] | None:
@@ -93,19 +99,29 @@ class ProcedureCatalog:
 
         The newest version deployed at or before ``at``; for a case older than every
         deployment (a backfill), the first version. Retired versions take no new case.
+        The list of versions is cached for ``VERSIONS_TTL`` seconds (and dropped at once
+        when this process deploys or retires).
         """
-        with Session(self.engine) as session:
-            base = select(ProcedureVersion.version).where(
-                ProcedureVersion.code == code, col(ProcedureVersion.retired_at).is_(None)
-            )
-            version = session.exec(
-                base.where(ProcedureVersion.deployed_at <= at).order_by(col(ProcedureVersion.version).desc())
-            ).first()
-            if version is None:
-                version = session.exec(base.order_by(col(ProcedureVersion.version))).first()
-        if version is None:
+        open_versions = [(version, deployed) for version, deployed, retired in self._version_list(code)
+                         if retired is None]
+        if not open_versions:
             return None
+        before = [version for version, deployed in open_versions if deployed <= at]
+        version = max(before) if before else min(v for v, _ in open_versions)
         return version, self.get(code, version)
+
+    def _version_list(self, code: str) -> list[tuple[int, datetime, datetime | None]]:
+        cached = self._versions.get(code)
+        if cached is not None and time.monotonic() - cached[0] < VERSIONS_TTL:
+            return cached[1]
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(ProcedureVersion.version, ProcedureVersion.deployed_at, ProcedureVersion.retired_at)
+                .where(ProcedureVersion.code == code)
+            ).all()
+        listed = [(int(v), d, r) for v, d, r in rows]
+        self._versions[code] = (time.monotonic(), listed)
+        return listed
 
     def get(self, code: str, version: int) -> LoadedProcedure:
         key = (code, version)

@@ -51,36 +51,39 @@ class Outbox:
         self.presenter = presenter
         self._inserts: dict[str, Any] = {}
 
-    def acknowledge(self, conn: Connection, *, event_id: str | None, case_id: str | None, status: str,
-                    step: str | None, reason: str | None, nonconformity_keys: Sequence[str], now: datetime) -> None:
+    def acknowledge(self, conn: Connection, **fields: Any) -> None:
+        self.insert(conn, [self.ack_row(**fields)])
+
+    @staticmethod
+    def ack_row(*, event_id: str | None, case_id: str | None, status: str, step: str | None, reason: str | None,
+                nonconformity_keys: Sequence[str], now: datetime) -> dict[str, Any]:
         body = {"message": "event_outcome", "event_id": event_id, "case_id": case_id, "status": status,
                 "step": step, "reason": reason, "nonconformities": list(nonconformity_keys)}
-        message_id = f"ack:{event_id}:{status}" if event_id else f"ack:unidentified:{now.isoformat()}:{reason}"
-        self._add(conn, message_id[:500], ACK, case_id, _json(body), {"message_id": message_id[:500]}, now)
+        message_id = (f"ack:{event_id}:{status}" if event_id else f"ack:unidentified:{now.isoformat()}:{reason}")[:500]
+        return _row(message_id, ACK, case_id, _json(body), {"message_id": message_id}, now)
 
     def nonconformities(self, conn: Connection, keys: Iterable[str], now: datetime) -> None:
+        """Messages for these nonconformities as the database has them now (after the engine's upsert)."""
         wanted = list(keys)
-        if not wanted:
-            return
-        rows = conn.execute(select(NCS).where(NCS.c.key.in_(wanted))).all()
-        for row in rows:
-            body = {"message": "nonconformity", "key": row.key,
-                    **nonconformity_dict(row, self.presenter)}
-            message_id = f"nc:{row.key}:{row.type}:{row.status}"
-            self._add(conn, message_id[:500], NONCONFORMITY, row.case_id, _json(body),
-                      {"message_id": message_id[:500]}, now)
+        messages = []
+        for start in range(0, len(wanted), 1000):
+            for row in conn.execute(select(NCS).where(NCS.c.key.in_(wanted[start:start + 1000]))).all():
+                body = {"message": "nonconformity", "key": row.key, **nonconformity_dict(row, self.presenter)}
+                message_id = f"nc:{row.key}:{row.type}:{row.status}"[:500]
+                messages.append(_row(message_id, NONCONFORMITY, row.case_id, _json(body),
+                                     {"message_id": message_id}, now))
+        self.insert(conn, messages)
+
+    def insert(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            conn.execute(self._insert(conn), rows)
 
     def dead_letter(self, conn: Connection, letter: DeadLetter, reason: str, now: datetime) -> None:
         message_id = f"dlq:{letter.topic}:{letter.partition}:{letter.offset}"
         headers = {"message_id": message_id, "reason": reason[:2000], "source_topic": letter.topic,
                    "source_partition": str(letter.partition), "source_offset": str(letter.offset)}
         key = letter.key.decode("utf-8", "replace") if letter.key is not None else None
-        self._add(conn, message_id, DEAD_LETTER, key, letter.value, headers, now)
-
-    def _add(self, conn: Connection, message_id: str, kind: str, key: str | None, value: bytes,
-             headers: dict[str, Any], now: datetime) -> None:
-        conn.execute(self._insert(conn), {"message_id": message_id, "kind": kind, "message_key": key,
-                                          "value": value, "headers": headers, "created_at": now})
+        self.insert(conn, [_row(message_id, DEAD_LETTER, key, letter.value, headers, now)])
 
     def _insert(self, conn: Connection) -> Any:
         name = conn.dialect.name
@@ -103,6 +106,12 @@ def mark_published(engine: Engine, ids: Sequence[int], now: datetime) -> None:
         return
     with engine.begin() as conn:
         conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(list(ids))).values(published_at=now))
+
+
+def _row(message_id: str, kind: str, key: str | None, value: bytes, headers: dict[str, Any],
+         now: datetime) -> dict[str, Any]:
+    return {"message_id": message_id, "kind": kind, "message_key": key, "value": value, "headers": headers,
+            "created_at": now}
 
 
 def _json(body: dict[str, Any]) -> bytes:

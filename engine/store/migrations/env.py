@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import engine.store.tables  # noqa: F401  (registers the tables on the metadata)
+import engine.store.tables
 import engine.store.tables_api  # noqa: F401  (the HTTP API's tables)
 
 config = context.config
