@@ -77,6 +77,7 @@ class CaseEventWorker:
         self.stats = WorkerStats()
         self.revoked: set[TopicPartition] = set()
         self._stopping = False
+        self._assigned_at: float | None = None
 
     def _consumer(self) -> KafkaConsumer:
         s = self.settings
@@ -104,7 +105,7 @@ class CaseEventWorker:
                                            max_records=self.settings.batch_size)
                 if not batch:
                     self._publish()
-                    if exit_when_idle is not None and time.monotonic() - idle_since >= exit_when_idle:
+                    if exit_when_idle is not None and self._idle_enough(idle_since, exit_when_idle):
                         log.info("idle for %.1f s: stopping", exit_when_idle)
                         break
                     continue
@@ -118,6 +119,17 @@ class CaseEventWorker:
         finally:
             self._close()
         return self.stats
+
+    def _idle_enough(self, idle_since: float, exit_when_idle: float) -> bool:
+        """Idle time counts once partitions are assigned: joining a group after a crashed member
+        can take a session timeout, and a worker must not give up before it got any partition."""
+        idle = time.monotonic() - idle_since
+        if self.consumer.assignment():
+            if self._assigned_at is None:
+                self._assigned_at = time.monotonic()
+            return time.monotonic() - max(idle_since, self._assigned_at) >= exit_when_idle
+        self._assigned_at = None
+        return idle >= exit_when_idle + self.settings.session_timeout_ms / 1000 * 2
 
     def _process(self, batch: dict[TopicPartition, list[Any]]) -> dict[TopicPartition, OffsetAndMetadata]:
         done: dict[TopicPartition, OffsetAndMetadata] = {}

@@ -124,3 +124,12 @@ def journal_count(url: str) -> tuple[int, int]:
 def write_jsonl(path: Path, events: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), encoding="utf-8")
     return path
+
+
+def ingest_all(app: App, lines: list[str]) -> None:
+    """The uninterrupted reference run: the same events, in order, straight into the service."""
+    from engine.core.events import parse_event_line
+
+    events = [parse_event_line(line) for line in lines]
+    for start in range(0, len(events), 500):
+        app.service.ingest_batch(events[start:start + 500])

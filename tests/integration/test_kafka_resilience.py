@@ -16,11 +16,11 @@ from pathlib import Path
 
 from connectors.settings import KafkaSettings
 from connectors.worker import CaseEventWorker
-from engine.service import ingest_lines
 from tests.conftest import ROOT
 from tests.integration.kafka_support import (
     create_topics,
     digest,
+    ingest_all,
     journal_count,
     kafka_settings,
     make_app,
@@ -35,7 +35,7 @@ def worker_process(settings: KafkaSettings, database_url: str, idle: float = 6.0
         **os.environ, "EISO_DATABASE_URL": database_url, "EISO_KAFKA_BOOTSTRAP": settings.bootstrap,
         "EISO_KAFKA_TOPIC": settings.topic, "EISO_KAFKA_GROUP": settings.group,
         "EISO_KAFKA_DLQ_TOPIC": settings.dlq_topic, "EISO_KAFKA_OUTBOUND_TOPIC": settings.outbound_topic,
-        "EISO_KAFKA_BATCH_SIZE": "200", "EISO_KAFKA_SESSION_TIMEOUT_MS": "10000",
+        "EISO_KAFKA_BATCH_SIZE": "200", "EISO_KAFKA_SESSION_TIMEOUT_MS": "6000",
     }
     return subprocess.Popen([sys.executable, "-m", "engine.cli.app", "worker", "--exit-when-idle", str(idle),
                              "--log-level", "WARNING"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -54,7 +54,7 @@ def test_sigkill_at_random_points_ends_as_an_uninterrupted_run(postgres_database
     assert len(events) >= 20_000
     lines = [json.dumps(e, ensure_ascii=False) for e in events]
     baseline = make_app(f"sqlite:///{tmp_path / 'baseline.db'}")
-    list(ingest_lines(baseline.service, lines, "file"))
+    ingest_all(baseline, lines)
 
     settings = kafka_settings(unique_prefix("kill"))
     create_topics(settings)
@@ -62,9 +62,9 @@ def test_sigkill_at_random_points_ends_as_an_uninterrupted_run(postgres_database
     make_app(postgres_database).engine.dispose()  # schema and procedures
     rng = random.Random(4)
     kills = 0
-    for _ in range(5):
+    for _ in range(4):
         process = worker_process(settings, postgres_database)
-        time.sleep(rng.uniform(3.0, 9.0))
+        time.sleep(rng.uniform(2.0, 6.0))
         if process.poll() is not None:
             break
         process.send_signal(signal.SIGKILL)
@@ -84,7 +84,7 @@ def test_two_workers_share_four_partitions_and_apply_every_event_once(postgres_d
     events = simulated_events(400, seed=21)
     lines = [json.dumps(e, ensure_ascii=False) for e in events]
     baseline = make_app(f"sqlite:///{tmp_path / 'baseline.db'}")
-    list(ingest_lines(baseline.service, lines, "file"))
+    ingest_all(baseline, lines)
 
     settings = kafka_settings(unique_prefix("pair"))
     create_topics(settings, partitions=4)
@@ -157,7 +157,7 @@ def test_database_outage_pauses_the_worker_and_loses_nothing(postgres_database: 
     events = simulated_events(150, seed=22)
     lines = [json.dumps(e, ensure_ascii=False) for e in events]
     baseline = make_app(f"sqlite:///{tmp_path / 'baseline.db'}")
-    list(ingest_lines(baseline.service, lines, "file"))
+    ingest_all(baseline, lines)
     settings = kafka_settings(unique_prefix("outage"), batch_size=50)
     create_topics(settings)
     make_app(postgres_database).engine.dispose()
