@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 from connectors.worker import CaseEventWorker
+from engine.service import ingest_lines
 from tests.integration.kafka_support import (
     create_topics,
     digest,
-    ingest_all,
     journal_count,
     kafka_settings,
     make_app,
@@ -24,7 +24,7 @@ def test_stream_ends_as_ingest_and_outbound_mirrors_the_database(postgres_databa
     events = simulated_events(120, seed=11)
     lines = [json.dumps(e, ensure_ascii=False) for e in events]
     baseline = make_app(f"sqlite:///{tmp_path / 'ingest.db'}")
-    ingest_all(baseline, lines)
+    list(ingest_lines(baseline.service, lines, "file"))  # exactly what `eiso ingest` does
 
     settings = kafka_settings(unique_prefix("same"))
     create_topics(settings)
