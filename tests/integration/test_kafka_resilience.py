@@ -187,3 +187,27 @@ def test_database_outage_pauses_the_worker_and_loses_nothing(postgres_database: 
     applied, distinct = journal_count(postgres_database)
     assert applied == distinct == len({e["event_id"] for e in events})
     assert digest(direct) == digest(baseline)
+
+
+def test_sigterm_finishes_the_batch_commits_and_leaves_the_group(postgres_database: str, tmp_path: Path) -> None:
+    events = simulated_events(600, seed=23)
+    lines = [json.dumps(e, ensure_ascii=False) for e in events]
+    settings = kafka_settings(unique_prefix("term"))
+    create_topics(settings)
+    produce(settings, lines, keys=[e["case_id"] for e in events])
+    make_app(postgres_database).engine.dispose()
+    process = worker_process(settings, postgres_database, idle=30)
+    time.sleep(8)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err[-2000:]
+    assert "signal SIGTERM" in err and "worker stopped" in out
+    first = int(out.split("worker stopped: ")[1].split(" message")[0])
+    applied_before, _ = journal_count(postgres_database)
+    # Everything it took was committed to Kafka: a successor starts where it stopped, re-reading nothing.
+    second = worker_process(settings, postgres_database, idle=4)
+    out2 = finished(second)
+    again = int(out2.split("worker stopped: ")[1].split(" message")[0])
+    assert first > 0 and first + again == len(lines)
+    applied, distinct = journal_count(postgres_database)
+    assert applied == distinct == len({e["event_id"] for e in events}) and applied >= applied_before
