@@ -109,3 +109,27 @@ def test_portal_payloads_on_their_own_topic_are_mapped_and_applied(postgres_data
     assert case["timeliness"] in ("early", "on_time")
     letters = read_all(settings, settings.dlq_topic, expected=1)
     assert dict(letters[0].headers)["source_topic"] == settings.portal_topic.encode()
+
+
+def test_worker_on_a_sasl_plain_listener(postgres_database: str) -> None:
+    """The production settings path: SASL/PLAIN credentials from settings, on a real secured listener."""
+    import os
+
+    import pytest
+
+    sasl = os.environ.get("EISO_TEST_KAFKA_SASL_BOOTSTRAP")
+    if not sasl:
+        if os.environ.get("CI"):
+            raise RuntimeError("CI must provide EISO_TEST_KAFKA_SASL_BOOTSTRAP (scripts/services up kafka)")
+        pytest.skip("no SASL listener: restart Kafka with scripts/services")
+    prefix = unique_prefix("sasl")
+    plain = kafka_settings(prefix)
+    create_topics(plain)
+    events = simulated_events(5, seed=9)
+    produce(plain, [json.dumps(e) for e in events], keys=[e["case_id"] for e in events])
+    app = make_app(postgres_database)
+    secured = kafka_settings(prefix, bootstrap=sasl, security_protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN",
+                             sasl_username="eiso", sasl_password=os.environ["EISO_TEST_KAFKA_SASL_PASSWORD"])
+    stats = CaseEventWorker(app, secured).run(exit_when_idle=2)
+    assert stats.messages == len(events)
+    assert len(read_all(plain, secured.outbound_topic)) >= len(events)
