@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from engine.cli.context import get_app, parse_time
-from engine.cli.output import Format, console, fail, print_csv, print_json, print_table
+from engine.cli.output import Format, console, fail, print_csv, print_json, print_rows, print_table
 from engine.store.queries import Presenter, case_detail, nonconformity_list, parked_events, refused_events
 
 cases_app = typer.Typer(no_args_is_help=True, help="Cases (dossiers) and their process control slips.")
@@ -75,7 +75,7 @@ def events_parked(output: Annotated[Format, typer.Option("--format")] = Format.t
     """Events kept until their case is received or their procedure deployed."""
     eiso = get_app()
     rows = parked_events(eiso.engine, Presenter(eiso.calendar))
-    _rows(rows, output, ["event_id", "case_id", "procedure", "reason", "parked_at"])
+    print_rows(rows, output, ["event_id", "case_id", "procedure", "reason", "parked_at"])
 
 
 @events_app.command("refused")
@@ -83,7 +83,7 @@ def events_refused(output: Annotated[Format, typer.Option("--format")] = Format.
     """Invalid events, kept with their problems."""
     eiso = get_app()
     rows = refused_events(eiso.engine, Presenter(eiso.calendar))
-    _rows(rows, output, ["event_id", "source", "problems", "refused_at"])
+    print_rows(rows, output, ["event_id", "source", "problems", "refused_at"])
 
 
 @events_app.command("retry")
@@ -151,15 +151,6 @@ def print_report(eiso: Any, start: datetime, end: datetime, agency: str | None, 
 
 def _percent(value: float | None) -> str | None:
     return None if value is None else f"{value:.1%}"
-
-
-def _rows(rows: list[dict[str, Any]], output: Format, columns: list[str]) -> None:
-    if output is Format.json:
-        print_json(rows)
-    elif output is Format.csv:
-        print_csv(rows, columns)
-    else:
-        print_table(rows, columns)
 
 
 __all__ = ["cases_app", "events_app", "nc_app", "report"]

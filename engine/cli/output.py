@@ -50,6 +50,17 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: s
     console.print(table)
 
 
+def print_rows(rows: Sequence[dict[str, Any]], output: Format, columns: Sequence[str],
+               title: str | None = None) -> None:
+    """Rows as JSON, CSV or a table, as ``--format`` asks."""
+    if output is Format.json:
+        print_json(list(rows))
+    elif output is Format.csv:
+        print_csv(rows, columns)
+    else:
+        print_table(rows, columns, title=title)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "-"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from engine.cli.context import get_app
-from engine.cli.output import Format, console, errors, print_csv, print_json, print_table
+from engine.cli.output import Format, console, errors, print_rows
 
 app = typer.Typer(no_args_is_help=True, help="ISO procedures as BPMN files: validate, deploy, list versions.")
 
@@ -58,7 +58,7 @@ def deploy(
         })
         if deployment.created:
             eiso.service.retry_parked(deployment.code)
-    _show(rows, output, ["file", "procedure", "version", "checksum", "deployed_at", "result"])
+    print_rows(rows, output, ["file", "procedure", "version", "checksum", "deployed_at", "result"])
 
 
 @app.command("list")
@@ -77,7 +77,7 @@ def list_versions(output: Annotated[Format, typer.Option("--format")] = Format.t
     if not rows and output is Format.table:
         console.print("no procedure deployed yet: eiso procedures deploy bpmn/*.bpmn")
         return
-    _show(rows, output, ["procedure", "version", "name", "statutory_limit_hours", "checksum", "deployed_at",
+    print_rows(rows, output, ["procedure", "version", "name", "statutory_limit_hours", "checksum", "deployed_at",
                          "retired_at"])
 
 
@@ -89,12 +89,3 @@ def retire(code: str, version: int) -> None:
         errors.print(f"procedure {code} has no version {version}")
         raise typer.Exit(1)
     errors.print(f"procedure {code} version {version} retired")
-
-
-def _show(rows: list[dict[str, Any]], output: Format, columns: list[str]) -> None:
-    if output is Format.json:
-        print_json(rows)
-    elif output is Format.csv:
-        print_csv(rows, columns)
-    else:
-        print_table(rows, columns)
