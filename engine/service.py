@@ -9,8 +9,9 @@ applied when it can be; an invalid one is kept with its problems.
 from __future__ import annotations
 
 import json
+import logging
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -19,7 +20,7 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from engine.core.events import CASE_RECEIVED, CaseEvent, EventInvalid, parse_event, parse_event_line
-from engine.core.handling import CaseHandler
+from engine.core.handling import CaseHandler, Timing
 from engine.core.nonconformities import Nonconformity
 from engine.store.cases import (
     CASES,
@@ -39,6 +40,7 @@ from engine.store.writes import Writes
 REFUSED_TABLE = RefusedEvent.__table__  # type: ignore[attr-defined]
 
 APPLIED, DUPLICATE, PARKED, REFUSED = "applied", "duplicate", "parked", "refused"
+log = logging.getLogger("eiso.service")
 
 
 class Clock(Protocol):
@@ -55,6 +57,10 @@ class Outcome:
     reason: str | None = None
     step: str | None = None
     nonconformities: tuple[Nonconformity, ...] = ()
+    event_type: str | None = None
+    agency: str | None = None
+    procedure: str | None = None
+    timings: tuple[Timing, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +85,7 @@ class CaseService:
                  cache_size: int = 20_000, snapshot_every: int = 16, outbox: Outbox | None = None):
         self.engine = engine
         self.outbox = outbox
+        self.observers: list[Callable[[Outcome], None]] = []
         self.catalog = catalog
         self.calendar = calendar
         self.clock = clock
@@ -120,7 +127,9 @@ class CaseService:
                     self.outbox.dead_letter(conn, letter, str(err), now)
                 self.outbox.acknowledge(conn, event_id=err.event_id, case_id=None, status=REFUSED, step=None,
                                         reason=str(err), nonconformity_keys=(), now=now)
-        return Outcome(REFUSED, err.event_id, None, reason=str(err))
+        outcome = Outcome(REFUSED, err.event_id, None, reason=str(err))
+        self._notify([outcome])
+        return outcome
 
     def retry_parked(self, procedure: str | None = None) -> list[Outcome]:
         """Apply parked events that can be applied now (e.g. after a procedure is deployed)."""
@@ -151,6 +160,7 @@ class CaseService:
                 raise
             if live is not None:
                 self._remember(live)
+            self._notify([outcome])
             return outcome
         raise AssertionError("unreachable")
 
@@ -183,6 +193,7 @@ class CaseService:
             return [self.ingest(event) for event in events]
         for live in touched.values():
             self._remember(live)
+        self._notify(outcomes)
         for event, outcome in zip(events, outcomes, strict=True):
             if outcome.status == APPLIED and event.type == CASE_RECEIVED:
                 self._apply_parked(PARKED_EVENTS.c.case_id == event.case_id)
@@ -203,7 +214,8 @@ class CaseService:
         if seen is None:
             seen = event_seen(conn, event.event_id, include_parked=parked_id is None)
         if seen:
-            return Outcome(DUPLICATE, event.event_id, event.case_id, "event already received"), live
+            return Outcome(DUPLICATE, event.event_id, event.case_id, "event already received",
+                           **_about(event)), live
         if live is None:
             live = load_case(conn, event.case_id, self.catalog, self.calendar)
         if live is None:
@@ -218,7 +230,7 @@ class CaseService:
                     writes.acks.append(self.outbox.ack_row(
                         event_id=event.event_id, case_id=event.case_id, status=PARKED, step=event.step,
                         reason=reason, nonconformity_keys=(), now=now))
-                return Outcome(PARKED, event.event_id, event.case_id, reason, event.step), None
+                return Outcome(PARKED, event.event_id, event.case_id, reason, event.step, **_about(event)), None
             version, procedure = found
             handler, applied = CaseHandler.receive(event, procedure, version, self.calendar)
             live = LiveCase(handler, event_count=0, since_snapshot=0, is_new=True)
@@ -235,7 +247,8 @@ class CaseService:
         if parked_id is not None:
             writes.parked_deletes.append(parked_id)
         outcome = Outcome(APPLIED, event.event_id, event.case_id, "; ".join(applied.notes) or None,
-                          applied.step, tuple(applied.nonconformities.values()))
+                          applied.step, tuple(applied.nonconformities.values()), timings=tuple(applied.timings),
+                          **_about(event))
         return outcome, live
 
     def _park(self, conn: Connection, event: CaseEvent, reason: str, now: datetime, parked_id: int | None) -> None:
@@ -293,6 +306,15 @@ class CaseService:
         self._remember(live)
         return list(applied.nonconformities.values())
 
+    def _notify(self, outcomes: list[Outcome]) -> None:
+        """Tell the observers (metrics) what was committed; an observer's fault never fails an event."""
+        for observer in self.observers:
+            for outcome in outcomes:
+                try:
+                    observer(outcome)
+                except Exception:
+                    pass
+
     # -- cache ----------------------------------------------------------------------------
     def _remember(self, live: LiveCase) -> None:
         self._cache[live.case.case_id] = live
@@ -302,6 +324,10 @@ class CaseService:
 
     def forget_cache(self) -> None:
         self._cache.clear()
+
+
+def _about(event: CaseEvent) -> dict[str, Any]:
+    return {"event_type": event.type, "agency": event.agency, "procedure": event.procedure}
 
 
 def ingest_lines(service: CaseService, lines: Iterable[str], source: str) -> Iterable[Outcome]:

@@ -33,13 +33,24 @@ MISSING_APOLOGY = "missing_apology"
 CLOSING = {ev.RETURNED: "returned", ev.WITHDRAWN: "withdrawn", ev.REJECTED: "rejected", ev.STOPPED: "stopped"}
 
 
+@dataclass(frozen=True)
+class Timing:
+    """Working time a step or a case took (pauses excluded) and its timeliness, for measurement."""
+
+    step: str | None
+    working_seconds: int
+    timeliness: str | None
+
+
 @dataclass
 class Applied:
-    """What one event did to its case: notes for the sender, nonconformities raised or changed."""
+    """What one event did to its case: notes for the sender, nonconformities raised or changed,
+    and the steps (and the case) it finished, with their working time."""
 
     notes: list[str] = field(default_factory=list)
     nonconformities: dict[str, nc.Nonconformity] = field(default_factory=dict)
     step: str | None = None
+    timings: list[Timing] = field(default_factory=list)
 
 
 def judge(calendar: Calendar, at: datetime, due: datetime) -> str:
@@ -254,6 +265,7 @@ class CaseHandler:
         case.resolved_at = at
         case.timeliness = judge(self.calendar, at, due)
         case.delay_seconds = self.calendar.between(due, at) if case.timeliness == LATE else 0
+        self._applied.timings.append(Timing(None, case.clock.consumed, case.timeliness))
         if case.timeliness == LATE:
             self._make_late(CASE_TIMELINESS, nc.CASE_LATE, at, event_id, due, case.delay_seconds,
                             _ids(case.received_event_id, event_id), step=None)
@@ -296,6 +308,7 @@ class CaseHandler:
         run.due_at = due
         run.timeliness = judge(self.calendar, at, due)
         run.delay_seconds = self.calendar.between(due, at) if run.timeliness == LATE else 0
+        self._applied.timings.append(Timing(run.step, run.clock.consumed, run.timeliness))
         if run.timeliness == LATE:
             self._make_late(self._step_key(run), nc.STEP_LATE, at, event_id, due, run.delay_seconds,
                             _ids(run.activated_by, event_id), step=run.step)
