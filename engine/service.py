@@ -312,8 +312,8 @@ class CaseService:
             for outcome in outcomes:
                 try:
                     observer(outcome)
-                except Exception:
-                    pass
+                except Exception:  # measurement must not break the engine; say so and go on
+                    log.exception("observer %r failed on the outcome of %s", observer, outcome.event_id)
 
     # -- cache ----------------------------------------------------------------------------
     def _remember(self, live: LiveCase) -> None:
