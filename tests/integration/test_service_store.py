@@ -151,3 +151,20 @@ def test_simulated_month_replayed_from_snapshots_and_journal(app: App, tmp_path:
     assert digest(app) == digest(replaying)
     nc_types = {n["type"] for n in nonconformity_list(app.engine, Presenter(app.calendar))}
     assert {"step_late", "step_skipped", "unknown_step", "event_after_close", "late_supplement_request"} <= nc_types
+
+
+def test_observers_see_each_committed_outcome_with_working_times(app: App) -> None:
+    deploy(app)
+    seen: list[Any] = []
+    app.service.observers.append(seen.append)
+    app.service.ingest_object(ev("o1", "case.received", "2026-03-02 08:00"), "test")
+    app.service.ingest_object(ev("o2", "step.completed", "2026-03-02 10:30", "receive"), "test")
+    app.service.ingest_object(ev("o2", "step.completed", "2026-03-02 10:30", "receive"), "test")
+    app.service.ingest_object(ev("o3", "case.result_ready", "2026-03-03 09:00"), "test")
+    app.service.ingest_line("{broken", "test")
+    assert [(o.status, o.event_type) for o in seen] == [
+        ("applied", "case.received"), ("applied", "step.completed"), ("duplicate", "step.completed"),
+        ("applied", "case.result_ready"), ("refused", None)]
+    assert [(t.step, t.working_seconds, t.timeliness) for t in seen[1].timings] == [("receive", 2.5 * 3600, "on_time")]
+    # The case used Mon 08:00-17:00 (7.5 h) and Tue 07:30-09:00 (1.5 h): 9 working hours, early.
+    assert [(t.step, t.working_seconds, t.timeliness) for t in seen[3].timings] == [(None, 9 * 3600, "early")]
