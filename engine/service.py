@@ -156,8 +156,6 @@ class CaseService:
                 if attempt == attempts - 1:
                     raise
                 continue
-            except Exception:
-                raise
             if live is not None:
                 self._remember(live)
             self._notify([outcome])
