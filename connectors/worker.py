@@ -27,6 +27,7 @@ from connectors.settings import KafkaSettings
 from engine.bootstrap import App
 from engine.core.events import EventInvalid
 from engine.store.outbox import DeadLetter
+from monitoring.metrics import WorkerMetrics
 
 log = logging.getLogger("eiso.worker")
 
@@ -62,8 +63,9 @@ class _StopRequested(Exception):
 
 class CaseEventWorker:
     def __init__(self, app: App, settings: KafkaSettings, decoder: Decoder | None = None,
-                 consumer: Any | None = None, producer: Any | None = None):
+                 consumer: Any | None = None, producer: Any | None = None, metrics: WorkerMetrics | None = None):
         self.app = app
+        self.metrics = metrics
         self.settings = settings
         self.formats = settings.topic_formats()
         self.decoder = decoder or Decoder()
@@ -78,6 +80,7 @@ class CaseEventWorker:
         self.revoked: set[TopicPartition] = set()
         self._stopping = False
         self._assigned_at: float | None = None
+        self._lag_labels: set[tuple[str, str]] = set()
 
     def _consumer(self) -> KafkaConsumer:
         s = self.settings
@@ -96,6 +99,9 @@ class CaseEventWorker:
         if self.app.service.outbox is None:
             raise RuntimeError("the worker needs the outbox: set EISO_OUTBOX=true or EISO_KAFKA_BOOTSTRAP")
         self.consumer.subscribe(sorted(self.formats), listener=_Rebalance(self))
+        if self.metrics is not None:
+            for topic in self.formats:  # a series at zero first, so that the first dead letter is an increase
+                self.metrics.dead_letters.labels(topic)
         log.info("consuming %s as group %s", ", ".join(f"{t} ({f})" for t, f in self.formats.items()),
                  self.settings.group)
         idle_since = time.monotonic()
@@ -105,6 +111,7 @@ class CaseEventWorker:
                                            max_records=self.settings.batch_size)
                 if not batch:
                     self._publish()
+                    self._measure_lag()
                     if exit_when_idle is not None and self._idle_enough(idle_since, exit_when_idle):
                         log.info("idle for %.1f s: stopping", exit_when_idle)
                         break
@@ -114,6 +121,9 @@ class CaseEventWorker:
                 self._publish()
                 self._commit(done)
                 self.stats.batches += 1
+                self._measure_lag()
+                if self.metrics is not None:
+                    self.metrics.batches.inc()
                 if on_batch is not None:
                     on_batch(self.stats)
         finally:
@@ -176,6 +186,8 @@ class CaseEventWorker:
                 break
             except (OperationalError, DBAPIError) as err:
                 self.stats.database_retries += 1
+                if self.metrics is not None:
+                    self.metrics.database_retries.inc()
                 log.warning("database unavailable (%s); pausing and retrying in %.1f s",
                             str(getattr(err, "orig", err)).strip().splitlines()[0][:200],
                             self.settings.db_retry_seconds)
@@ -194,6 +206,8 @@ class CaseEventWorker:
         outcome = self.app.service.refuse(value.decode("utf-8", "replace"), err, source, letter)
         self.stats.count(outcome.status)
         self.stats.dead_letters += 1
+        if self.metrics is not None:
+            self.metrics.dead_letters.labels(record.topic).inc()
         log.warning("dead-lettered %s: %s", source, err)
 
     def _apply(self, record: Any, fmt: str) -> None:
@@ -215,6 +229,26 @@ class CaseEventWorker:
                     [f"internal error while applying: {type(err).__name__}: {err}"], event_id=event.event_id))
                 continue
             self.stats.count(outcome.status)
+
+    def _measure_lag(self) -> None:
+        """Lag per assigned partition: the high watermark the last fetch saw minus our position."""
+        if self.metrics is None:
+            return
+        gauge = self.metrics.consumer_lag
+        assigned = self.consumer.assignment()
+        for tp in assigned:
+            highwater = self.consumer.highwater(tp)
+            if highwater is None:
+                continue  # no fetch response yet for this partition
+            try:
+                position = self.consumer.position(tp)
+            except Exception:  # e.g. revoked meanwhile; the next round measures again
+                continue
+            gauge.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
+        current = {(tp.topic, str(tp.partition)) for tp in assigned}
+        for labels in [key for key in list(self._lag_labels) if key not in current]:
+            gauge.remove(*labels)  # a partition given to another member is no longer ours to report
+        self._lag_labels = current
 
     def _publish(self) -> None:
         try:

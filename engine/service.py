@@ -119,9 +119,10 @@ class CaseService:
         """Keep an invalid event with its problems (and, from Kafka, send it to the dead-letter topic)."""
         now = self.clock.now()
         with self.engine.begin() as conn:
-            conn.execute(REFUSED_TABLE.insert(), {"event_id": err.event_id, "source": source[:500],
-                                                  "raw": raw[:100_000], "problems": "; ".join(err.problems),
-                                                  "refused_at": now})
+            conn.execute(REFUSED_TABLE.insert(), {
+                "event_id": _storable(err.event_id), "source": _storable(source)[:500],
+                "raw": _storable(raw)[:100_000], "problems": _storable("; ".join(err.problems)), "refused_at": now,
+            })
             if self.outbox is not None:
                 if letter is not None:
                     self.outbox.dead_letter(conn, letter, str(err), now)
@@ -144,6 +145,10 @@ class CaseService:
             records = self._tick(case_id, at)
             result.cases += 1
             result.nonconformities.extend(records)
+            if records:
+                self._notify([Outcome(APPLIED, None, case_id, "raised by the watcher",
+                                      nonconformities=tuple(records), event_type=WATCH_TICK,
+                                      agency=records[0].agency, procedure=records[0].procedure)])
         return result
 
     # -- applying one event --------------------------------------------------------------
@@ -216,6 +221,17 @@ class CaseService:
                            **_about(event)), live
         if live is None:
             live = load_case(conn, event.case_id, self.catalog, self.calendar)
+        if live is not None and event.agency != live.case.agency:
+            reason = (f"event {event.event_id!r} names agency {event.agency!r} but case {event.case_id} belongs to "
+                      f"agency {live.case.agency!r}")
+            conn.execute(REFUSED_TABLE.insert(), {"event_id": event.event_id, "source": "agency check",
+                                                  "raw": _storable(json.dumps(event.to_dict(), ensure_ascii=False)),
+                                                  "problems": reason, "refused_at": now})
+            if self.outbox is not None:
+                writes.acks.append(self.outbox.ack_row(event_id=event.event_id, case_id=event.case_id,
+                                                       status=REFUSED, step=event.step, reason=reason,
+                                                       nonconformity_keys=(), now=now))
+            return Outcome(REFUSED, event.event_id, event.case_id, reason, event.step, **_about(event)), live
         if live is None:
             found = None if event.type != CASE_RECEIVED else self.catalog.in_force(event.procedure,
                                                                                     event.occurred_at)
@@ -322,6 +338,13 @@ class CaseService:
 
     def forget_cache(self) -> None:
         self._cache.clear()
+
+
+def _storable(text: str | None) -> Any:
+    """Text any database keeps: NUL and unpaired surrogates escaped (the refused input is shown, not run)."""
+    if text is None:
+        return None
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _about(event: CaseEvent) -> dict[str, Any]:

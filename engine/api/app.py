@@ -31,8 +31,8 @@ A user bound to agency codes sees only those agencies and the codes below them; 
 auditors see every agency. Times are RFC 3339 in the calendar's time zone.
 """
 
-ROUTERS = (system.public_router, system.router, procedures.router, cases.router, nonconformities.router, audit.router, reports.router,
-           events.router)
+ROUTERS = (system.public_router, system.router, procedures.router, cases.router, nonconformities.router,
+           audit.router, reports.router, events.router)
 
 
 def route_roles(route: APIRoute) -> frozenset[str] | None:
@@ -57,6 +57,7 @@ def create_app(eiso: App, settings: ApiSettings | None = None) -> FastAPI:
         if not authenticated:
             responses = {k: v for k, v in responses.items() if k not in (401, 403)}
         api.include_router(router, responses=responses)
+    _mount_metrics(api, eiso)
     errors.install(api)
     api.add_middleware(RequestGuard, settings=settings)
     if settings.origins:
@@ -64,6 +65,20 @@ def create_app(eiso: App, settings: ApiSettings | None = None) -> FastAPI:
                            allow_headers=["Authorization", "Content-Type"], allow_credentials=False)
     api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
     return api
+
+
+def _mount_metrics(api: FastAPI, eiso: App) -> None:
+    """Prometheus metrics at /metrics (no token: a scraper on the private network reads it).
+
+    This process's own counters; the gauges read from the database come from `eiso metrics
+    serve` unless EISO_METRICS_DATABASE=true (one exporter per deployment).
+    """
+    from monitoring import install
+    from monitoring.http import metrics_route
+    from monitoring.settings import MonitoringSettings
+
+    metrics = install(eiso, database=bool(MonitoringSettings().database))
+    api.router.routes.append(metrics_route(metrics.registry))
 
 
 def api_routes() -> list[APIRoute]:
@@ -77,7 +92,7 @@ def _openapi(api: FastAPI) -> dict[str, Any]:
     schema = get_openapi(title=api.title, version=api.version, description=api.description, routes=api.routes)
     for route in api_routes():
         roles = route_roles(route)
-        for method in route.methods:
+        for method in route.methods or ():
             operation = schema["paths"][route.path_format][method.lower()]
             operation["x-eiso-roles"] = sorted(roles) if roles is not None else []
             who = ", ".join(sorted(roles)) if roles is not None else "anyone, no token"

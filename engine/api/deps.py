@@ -17,12 +17,12 @@ from sqlmodel import Session
 
 from engine.api import roles
 from engine.api.errors import ApiError
-from engine.store.queries import Presenter
 from engine.api.oidc import OidcRefused, OidcVerifier
 from engine.api.roles import UNSCOPED, Role
 from engine.api.scope import AgencyScope
 from engine.api.users import PREFIX, find_by_token
 from engine.bootstrap import App
+from engine.store.queries import Presenter
 
 log = logging.getLogger("eiso.api.auth")
 

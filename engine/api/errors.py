@@ -65,8 +65,9 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {**_DOC, "description": "Invalid request: each field error in `errors`"},
     503: {**_DOC, "description": "Database unavailable; retry later"},
 }
-NOT_FOUND = {404: {**_DOC, "description": "Not found, or outside the user's agencies"}}
-CONFLICT = {409: {**_DOC, "description": "Not possible in the current state; `detail` says why"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {**_DOC, "description": "Not found, or outside the user's agencies"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {**_DOC, "description": "Not possible in the current state; `detail` says why"}}
 
 
 def _field_errors(exc: RequestValidationError) -> list[FieldError]:
@@ -82,7 +83,12 @@ def _field_errors(exc: RequestValidationError) -> list[FieldError]:
 
 
 def _json(status: int, body: ErrorPublic, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(status_code=status, content=body.model_dump(exclude_none=True), headers=headers)
+    content: dict[str, Any] = {"detail": body.detail}
+    if body.errors is not None:
+        content["errors"] = [e.model_dump() for e in body.errors]
+    if body.problems is not None:
+        content["problems"] = [p.model_dump() for p in body.problems]
+    return JSONResponse(status_code=status, content=content, headers=headers)
 
 
 def install(app: FastAPI) -> None:

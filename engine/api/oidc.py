@@ -59,6 +59,8 @@ class OidcVerifier:
             raise OidcRefused("bearer token not signed with RS256")
         kid = header.get("kid")
         if self._client is not None:
+            if not isinstance(kid, str):
+                raise OidcRefused("the bearer token names no key id")
             try:
                 return self._client.get_signing_key(kid).key
             except jwt.PyJWKClientError:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, true
 
@@ -63,7 +64,7 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def code_clause(code: str, column: ColumnElement[str]) -> ColumnElement[bool]:
+def code_clause(code: str, column: Any) -> ColumnElement[bool]:
     """SQL for ``covers(code, column)``, the same on SQLite and PostgreSQL."""
     count, suffix = _split(code)
     if len(suffix) == count:
@@ -90,7 +91,7 @@ class AgencyScope:
             return True
         return agency is not None and any(covers(code, agency) for code in self.codes)
 
-    def clause(self, column: ColumnElement[str]) -> ColumnElement[bool]:
+    def clause(self, column: Any) -> ColumnElement[bool]:
         if self.everything:
             return true()
         if not self.codes:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from engine.cli import api, cases, demo, procedures, worker
+from engine.cli import api, cases, demo, metrics, procedures, worker
 from engine.cli.context import get_app, parse_time
 from engine.cli.output import Format, errors, fail, print_csv, print_json, print_table
 
@@ -29,6 +29,7 @@ app.command("demo")(demo.demo)
 app.command("worker")(worker.worker)
 app.command("serve")(api.serve)
 app.add_typer(api.users_app, name="users")
+app.add_typer(metrics.metrics_app, name="metrics")
 
 
 @app.command("ingest")

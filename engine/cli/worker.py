@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import logging
 import signal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from engine.cli.output import console, errors
+
+if TYPE_CHECKING:
+    from engine.bootstrap import App
+    from monitoring.metrics import WorkerMetrics
 
 
 def worker(
     exit_when_idle: Annotated[float | None, typer.Option(
         "--exit-when-idle", help="Stop after this many seconds without a message (backfills, tests)")] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING")] = "INFO",
+    metrics_port: Annotated[int | None, typer.Option(
+        "--metrics-port", help="Serve Prometheus metrics on this port (default EISO_METRICS_PORT; unset: off), "
+        "bound to EISO_METRICS_HOST (127.0.0.1)")] = None,
 ) -> None:
     """Apply the one-stop-shop's case events from Kafka, each exactly once; dead-letter what cannot be read."""
     from connectors.settings import KafkaSettings
@@ -27,7 +34,8 @@ def worker(
     kafka = KafkaSettings()
     settings = Settings(engine=EngineSettings(outbox=True))
     app = build(settings)
-    runner = CaseEventWorker(app, kafka)
+    metrics = _serve_metrics(app, metrics_port)
+    runner = CaseEventWorker(app, kafka, metrics=metrics)
 
     def _stop(signum: int, _frame: object) -> None:
         errors.print(f"signal {signal.Signals(signum).name}: finishing the batch, committing, leaving the group")
@@ -38,3 +46,21 @@ def worker(
     stats = runner.run(exit_when_idle=exit_when_idle)
     console.print(f"worker stopped: {stats.messages} message(s), outcomes {stats.outcomes}, "
                   f"{stats.dead_letters} dead-lettered, {stats.database_retries} database retries")
+
+
+def _serve_metrics(app: App, port: int | None) -> WorkerMetrics | None:
+    """Start /metrics when a port is set: this process's counters, the lag, and the database gauges only
+    when EISO_METRICS_DATABASE=true (one exporter per deployment, see the README)."""
+    from monitoring import WorkerMetrics, install
+    from monitoring.http import serve
+    from monitoring.settings import MonitoringSettings
+
+    settings = MonitoringSettings()
+    port = port if port is not None else settings.port
+    if port is None:
+        return None
+    metrics = install(app, database=bool(settings.database))
+    worker_metrics = WorkerMetrics(metrics.registry)
+    server, _ = serve(metrics.registry, port, settings.host)
+    console.print(f"metrics on http://{settings.host}:{server.server_port}/metrics")
+    return worker_metrics

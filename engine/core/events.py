@@ -7,6 +7,7 @@ event (its id when it has one) and every problem found, so the caller can keep i
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -120,10 +121,41 @@ def _text(obj: dict[str, Any], name: str, problems: list[str], required: bool) -
     return value.strip()
 
 
+def _unstorable(value: Any, path: str = "event", depth: int = 0) -> str | None:
+    """Text no database can keep (NUL, lone surrogates) or numbers JSON cannot carry (NaN, Infinity)."""
+    if depth > 32:
+        return f"{path} is nested too deeply"
+    if isinstance(value, str):
+        if "\x00" in value:
+            return f"{path} contains a NUL character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{path} contains an unpaired surrogate (not valid Unicode text)"
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{path} is not a finite number"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = _unstorable(key, f"{path} key", depth + 1) or _unstorable(item, f"{path}.{key}", depth + 1)
+            if problem:
+                return problem
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            problem = _unstorable(item, f"{path}[{index}]", depth + 1)
+            if problem:
+                return problem
+    return None
+
+
 def parse_event(obj: Any) -> CaseEvent:
     """Validate one decoded JSON value as a contract event."""
     if not isinstance(obj, dict):
         raise EventInvalid([f"an event must be a JSON object, got {type(obj).__name__}"], raw=obj)
+    unstorable = _unstorable(obj)
+    if unstorable:
+        raise EventInvalid([unstorable], event_id=_raw_id(obj) if not _unstorable(obj.get("event_id")) else None,
+                           raw=obj)
     problems: list[str] = []
     event_id = _text(obj, "event_id", problems, required=True)
     event_type = _text(obj, "type", problems, required=True)
@@ -173,10 +205,14 @@ def _raw_id(obj: dict[str, Any]) -> str | None:
     return str(value)[:200] if value not in (None, "") else None
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def parse_event_line(line: str | bytes) -> CaseEvent:
     """Decode one JSON Lines record (or one Kafka message value) and validate it."""
     try:
-        obj = json.loads(line)
+        obj = json.loads(line, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as err:
         raise EventInvalid([f"not valid JSON: {err}"], raw=line) from None
     return parse_event(obj)

@@ -168,3 +168,32 @@ def test_observers_see_each_committed_outcome_with_working_times(app: App) -> No
     assert [(t.step, t.working_seconds, t.timeliness) for t in seen[1].timings] == [("receive", 2.5 * 3600, "on_time")]
     # The case used Mon 08:00-17:00 (7.5 h) and Tue 07:30-09:00 (1.5 h): 9 working hours, early.
     assert [(t.step, t.working_seconds, t.timeliness) for t in seen[3].timings] == [(None, 9 * 3600, "early")]
+
+
+def test_text_no_database_can_keep_is_refused_and_kept_escaped(app: App) -> None:
+    deploy(app)
+    nul = ev("n1", "case.received", "2026-03-02 08:00") | {"reason": "bad\x00byte"}
+    surrogate = '{"event_id": "n2", "type": "case.received", "case_id": "C-9", "agency": "A", "procedure": ' \
+        '"9.000001", "occurred_at": "2026-03-02T08:00:00+07:00", "reason": "\\udc80"}'
+    infinite = '{"event_id": "n3", "type": "case.received", "case_id": "C-9", "agency": "A", "procedure": ' \
+        '"9.000001", "occurred_at": "2026-03-02T08:00:00+07:00", "data": {"area": Infinity}}'
+    outcomes = [app.service.ingest_object(nul, "t"), app.service.ingest_line(surrogate, "t"),
+                app.service.ingest_line(infinite, "t"), app.service.ingest_line("\x00\x00", "t")]
+    assert [o.status for o in outcomes] == ["refused"] * 4
+    assert "NUL character" in (outcomes[0].reason or "")
+    assert "unpaired surrogate" in (outcomes[1].reason or "")
+    assert "Infinity is not a JSON number" in (outcomes[2].reason or "")
+    with Session(app.engine) as session:
+        kept = session.exec(select(RefusedEvent)).all()
+    assert len(kept) == 4 and all("\x00" not in k.raw for k in kept)
+    assert kept[3].raw == "\\x00\\x00"  # shown escaped, as it came
+
+
+def test_an_event_naming_another_agency_is_refused_not_applied(app: App) -> None:
+    deploy(app)
+    app.service.ingest_object(ev("g1", "case.received", "2026-03-02 08:00"), "test")
+    stranger = ev("g2", "step.completed", "2026-03-02 09:00", "receive") | {"agency": "000.99.99.H10"}
+    outcome = app.service.ingest_object(stranger, "test")
+    assert outcome.status == "refused" and "belongs to agency '000.00.01.H10'" in (outcome.reason or "")
+    detail = case_detail(app.engine, "C-1", Presenter(app.calendar))
+    assert detail is not None and detail["steps"][0]["completed_at"] is None

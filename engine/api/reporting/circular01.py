@@ -91,7 +91,8 @@ def circular01(session: Session, user: Principal, q: ReportQuery, period: Period
             units[(case.agency, step.unit or step.step)][score] += 1
             index2[case.agency][score] += 1
         dossiers.append(DossierScore(case_id=case.case_id, agency=case.agency, procedure=case.procedure,
-                                     resolved_at=calendar.local(case.resolved_at).isoformat(), timeliness=case.timeliness,
+                                     resolved_at=calendar.local(case.resolved_at).isoformat(),
+                                     timeliness=case.timeliness,
                                      index1=points, index2=min(step_points) if step_points else None))
     return Circular01Report(
         period_from=period.start.isoformat(), period_to=period.end.isoformat(),

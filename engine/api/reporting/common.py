@@ -37,7 +37,7 @@ class Period:
 
     def months(self, zone: Any) -> list[tuple[str, datetime, datetime]]:
         """(``YYYY-MM``, start, end) for each calendar month the period touches, clipped to it."""
-        out = []
+        out: list[tuple[str, datetime, datetime]] = []
         local = self.start.astimezone(zone)
         first = local.date().replace(day=1)
         while True:

@@ -1,4 +1,8 @@
-"""Reports as CSV (one table) or XLSX (one sheet per table), with Vietnamese or English headings."""
+"""Reports as CSV (one table) or XLSX (one sheet per table), with Vietnamese or English headings.
+
+Text from outside (case ids, unit names) never becomes a spreadsheet formula: XLSX cells are
+typed as text, and in CSV a text cell starting with = + - @ gets a leading apostrophe.
+"""
 
 from __future__ import annotations
 
@@ -30,8 +34,16 @@ class Table:
     rows: Sequence[dict[str, Any]]
 
 
+# A text cell starting with one of these is a formula to a spreadsheet (CSV/formula injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> Any:
-    return "" if value is None else value
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def to_csv(table: Table, lang: Language) -> bytes:
@@ -47,12 +59,15 @@ def to_csv(table: Table, lang: Language) -> bytes:
 def to_xlsx(tables: Sequence[Table], lang: Language) -> bytes:
     names = headings(lang)
     book = Workbook()
-    book.remove(book.active)  # type: ignore[arg-type]
+    book.remove(book.active)
     for table in tables:
         sheet = book.create_sheet(title=table.name[:31])
         sheet.append([names.get(c, c) for c in table.columns])
         for row in table.rows:
             sheet.append([row.get(c) for c in table.columns])
+            for cell in sheet[sheet.max_row]:
+                if isinstance(cell.value, str) and cell.value.startswith(_FORMULA_START):
+                    cell.data_type = "s"  # text, never a formula
         for index, column in enumerate(table.columns, start=1):
             sheet.column_dimensions[get_column_letter(index)].width = max(10, min(40, len(names.get(column, column))
                                                                                   + 2))

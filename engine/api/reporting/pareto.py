@@ -67,5 +67,6 @@ def nonconformities(session: Session, user: Principal, q: ReportQuery, period: P
     causes = Counter(c for _, c in found if c is not None)
     labels = LABELS_VI if q.lang.value == "vi" else LABELS_EN
     return NonconformityReport(period_from=period.start.isoformat(), period_to=period.end.isoformat(),
-                               total=len(found), by_type=pareto(types, labels), by_root_cause=pareto(causes, CAUSE_LABELS[q.lang.value]),
+                               total=len(found), by_type=pareto(types, labels),
+                               by_root_cause=pareto(causes, CAUSE_LABELS[q.lang.value]),
                                not_analysed=len(found) - sum(causes.values()))

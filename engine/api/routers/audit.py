@@ -9,8 +9,8 @@ from sqlalchemy import func, or_
 from sqlmodel import col, select
 
 from engine.api.deps import AppDep, AuditReader, SessionDep
+from engine.api.models.audit import AuditEntryPublic, AuditPage
 from engine.api.models.common import SaneDateTime, aware
-from engine.api.models.nonconformities import AuditEntryPublic, AuditPage
 from engine.store.tables_api import AuditEntry
 
 router = APIRouter(prefix="/audit", tags=["audit"])

@@ -117,7 +117,7 @@ def _transition(session: Session, eiso: App, user: Principal, key: str, command:
         raise ApiError(409, str(err)) from None
     now = eiso.clock.now()
     before = {"status": before_status, **({n: getattr(action, n) for n in _FIELDS} if action else {})}
-    changed = session.exec(update(NonconformityRow).where(  # type: ignore[call-overload]
+    changed = session.exec(update(NonconformityRow).where(
         col(NonconformityRow.key) == key, col(NonconformityRow.status) == before_status).values(status=status))
     if changed.rowcount != 1:
         raise ApiError(409, "the nonconformity changed meanwhile; read it again")
@@ -138,7 +138,7 @@ def _transition(session: Session, eiso: App, user: Principal, key: str, command:
     return public(row, action, eiso)
 
 
-_WRITE = {**NOT_FOUND, **CONFLICT}
+_WRITE: dict[int | str, dict[str, Any]] = {**NOT_FOUND, **CONFLICT}
 
 
 @router.get("/{key:path}", response_model=NonconformityPublic, responses=NOT_FOUND,

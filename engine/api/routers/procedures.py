@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select, update
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from engine.api import audit
-from engine.api.deps import AppDep, ProcedureWriter, Reader, SessionDep
+from engine.api.deps import AppDep, Principal, ProcedureWriter, Reader, SessionDep
 from engine.api.errors import CONFLICT, NOT_FOUND, ApiError, ErrorPublic, ProblemPublic, not_found
 from engine.api.models.procedures import (
     DeploymentPublic,
@@ -38,6 +39,7 @@ _UPLOAD_BODY: dict[str, Any] = {
     },
 }
 _UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorPublic, "description": "A concurrent upload of the same procedure; retry"},
     415: {"model": ErrorPublic, "description": "Neither multipart/form-data nor an XML body"},
     422: {"model": ErrorPublic, "description": "The file is refused: every problem in `problems`"},
 }
@@ -118,7 +120,8 @@ async def upload(request: Request, user: ProcedureWriter, eiso: AppDep, response
     return await run_in_threadpool(_deploy, request, eiso, user, source, name, response)
 
 
-def _deploy(request: Request, eiso: App, user: Any, source: bytes, name: str, response: Response) -> DeploymentPublic:
+def _deploy(request: Request, eiso: App, user: Principal, source: bytes, name: str,
+            response: Response) -> DeploymentPublic:
     problems = validate_source(source, name)
     if any(p.is_error for p in problems):
         raise _refused(problems, name)
@@ -128,6 +131,8 @@ def _deploy(request: Request, eiso: App, user: Any, source: bytes, name: str, re
             deployment = eiso.catalog.deploy(source, name, now)
         except ProcedureInvalid as err:
             raise _refused(err.problems, name) from None
+        except IntegrityError:
+            raise ApiError(409, "another version of this procedure was deployed at the same time; retry") from None
         applied = 0
         if deployment.created:
             with Session(eiso.engine) as session:
@@ -170,7 +175,7 @@ def download(code: Code, version: Version, user: Reader, session: SessionDep) ->
     ascii_name = row.filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(row.filename)}"
     return Response(content=row.source, media_type="application/xml",
-                    headers={"Content-Disposition": disposition})
+                    headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"})
 
 
 @router.post("/{code}/versions/{version}/retire", response_model=RetirementPublic, responses={**NOT_FOUND, **CONFLICT},
@@ -181,7 +186,7 @@ def retire(code: Code, version: Version, user: ProcedureWriter, eiso: AppDep, se
         return RetirementPublic(code=code, version=version, retired_at=eiso.calendar.local(row.retired_at),
                                 changed=False)
     now = eiso.clock.now()
-    result = session.exec(update(ProcedureVersion).where(  # type: ignore[call-overload]
+    result = session.exec(update(ProcedureVersion).where(
         col(ProcedureVersion.id) == row.id, col(ProcedureVersion.retired_at).is_(None)).values(retired_at=now))
     if result.rowcount != 1:
         raise ApiError(409, "the version was retired meanwhile")

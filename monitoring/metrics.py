@@ -1,0 +1,83 @@
+"""The metrics, declared once on an injected registry; labels bounded (never a case id).
+
+Counters and histograms count what this process did: Prometheus scrapes every process (each is
+its own ``instance``) and queries sum them. The gauges of open work are not here: they are read
+from the database at scrape time by ``monitoring.collector.DatabaseCollector``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from engine.bootstrap import App
+    from engine.service import Outcome
+
+# Working hours: a quarter of an hour up to 50 working days (the longest statutory limits).
+HOURS_BUCKETS = (0.25, 0.5, 1, 2, 4, 8, 16, 24, 40, 64, 80, 120, 160, 240, 320, 400)
+UNKNOWN = "unknown"
+_MAX_LABEL = 64  # a label value from outside is cut, so that a malformed code cannot grow without bound
+
+
+def label(value: str | None) -> str:
+    return (value or UNKNOWN)[:_MAX_LABEL]
+
+
+class Metrics:
+    """What one process measures from the service's outcomes."""
+
+    def __init__(self, registry: CollectorRegistry | None = None):
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.events = Counter("eiso_events_consumed", "Case events handled, by event type and outcome "
+                              "(applied, duplicate, parked, refused)", ["type", "outcome"], registry=r)
+        self.nonconformities = Counter("eiso_nonconformities_raised", "Nonconformities raised or updated by "
+                                       "events in this process", ["agency", "procedure", "type"], registry=r)
+        self.step_hours = Histogram("eiso_step_working_hours", "Working hours a step took, pauses excluded",
+                                    ["agency", "procedure", "step"], buckets=HOURS_BUCKETS, registry=r)
+        self.case_hours = Histogram("eiso_case_working_hours", "Working hours a case took to resolve, pauses "
+                                    "excluded", ["agency", "procedure"], buckets=HOURS_BUCKETS, registry=r)
+        self.cases_finished = Counter("eiso_cases_finished", "Cases resolved, by timeliness (early, on_time, "
+                                      "late)", ["agency", "procedure", "timeliness"], registry=r)
+
+    def observe(self, outcome: Outcome) -> None:
+        """A ``CaseService`` observer: called after the commit with every outcome."""
+        self.events.labels(label(outcome.event_type), outcome.status).inc()
+        agency, procedure = label(outcome.agency), label(outcome.procedure)
+        for record in outcome.nonconformities:
+            self.nonconformities.labels(agency, procedure, label(record.type)).inc()
+        for timing in outcome.timings:
+            hours = timing.working_seconds / 3600
+            if timing.step is None:
+                self.case_hours.labels(agency, procedure).observe(hours)
+                self.cases_finished.labels(agency, procedure, label(timing.timeliness)).inc()
+            else:
+                self.step_hours.labels(agency, procedure, label(timing.step)).observe(hours)
+
+
+class WorkerMetrics:
+    """The Kafka worker's own measurements (only the worker declares them)."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.consumer_lag = Gauge("eiso_kafka_consumer_lag", "Messages behind the partition's high watermark",
+                                  ["topic", "partition"], registry=registry)
+        self.dead_letters = Counter("eiso_dead_letters", "Messages sent to the dead-letter topic, by source topic",
+                                    ["topic"], registry=registry)
+        self.database_retries = Counter("eiso_worker_database_retries", "Retries while the database was "
+                                        "unavailable", registry=registry)
+        self.batches = Counter("eiso_worker_batches", "Poll batches applied and committed", registry=registry)
+
+
+def install(app: App, registry: CollectorRegistry | None = None, database: bool = False) -> Metrics:
+    """Measure ``app``'s service on ``registry``; with ``database``, also export the gauges read from the
+    database (one process per deployment should, see the README)."""
+    metrics = Metrics(registry)
+    app.service.observers.append(metrics.observe)
+    if database:
+        from monitoring.collector import DatabaseCollector
+
+        metrics.registry.register(DatabaseCollector(app.engine, app.calendar, app.catalog, app.clock,
+                                                    objective=app.settings.engine.quality_objective))
+    return metrics
