@@ -119,5 +119,5 @@ def demo(
                   "nonconformities")
     print_report(eiso, deployed_at, month_end, None, None, None, Format.table,
                  Language.en if lang == "en" else Language.vi)
-    console.print(f"done in {time.monotonic() - begun:.1f} s. Explore: EISO_DATABASE_URL=sqlite:///{database} "
-                  "eiso nc list | eiso cases show <case id>")
+    console.print(f"done in {time.monotonic() - begun:.1f} s. Explore it with EISO_DATABASE_URL=sqlite:///{database} "
+                  "and `eiso nc list`, `eiso cases show <case id>`, `eiso report --from YYYY-MM-01`")
