@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from threading import Lock
@@ -37,10 +38,13 @@ class ProcedureCatalog:
         self._versions: dict[str, tuple[float, list[tuple[int, datetime, datetime | None]]]] = {}
         self._lock = Lock()
 
-    def deploy(self, source: bytes, filename: str, at: datetime) -> Deployment:
+    def deploy(self, source: bytes, filename: str, at: datetime,
+               within: Callable[[Session, Deployment], None] | None = None) -> Deployment:
         """Store ``source`` as a new version unless it is identical to the current one.
 
-        Raises ``engine.procedures.loader.ProcedureInvalid`` when the file is refused.
+        ``within`` runs in the same transaction as the new version's row (e.g. its audit entry),
+        so both are written or neither. Raises ``engine.procedures.loader.ProcedureInvalid`` when
+        the file is refused.
         """
         loaded = load_procedure(source, filename)
         code = loaded.definition.code
@@ -63,6 +67,9 @@ class ProcedureCatalog:
                 deployed_at=at,
             )
             session.add(row)
+            session.flush()
+            if within is not None:
+                within(session, _deployment(row, created=True))
             session.commit()
             session.refresh(row)
             with self._lock:

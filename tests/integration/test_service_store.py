@@ -197,3 +197,15 @@ def test_an_event_naming_another_agency_is_refused_not_applied(app: App) -> None
     assert outcome.status == "refused" and "belongs to agency '000.00.01.H10'" in (outcome.reason or "")
     detail = case_detail(app.engine, "C-1", Presenter(app.calendar))
     assert detail is not None and detail["steps"][0]["completed_at"] is None
+
+
+def test_a_deployment_and_what_goes_with_it_are_one_transaction(app: App) -> None:
+    def failing(session: Any, deployment: Any) -> None:
+        raise RuntimeError("the audit entry could not be written")
+
+    import pytest
+
+    with pytest.raises(RuntimeError):
+        app.catalog.deploy(PROCEDURE.read_bytes(), PROCEDURE.name, app.clock.now(), within=failing)
+    assert app.catalog.versions() == []
+    assert deploy(app).version == 1

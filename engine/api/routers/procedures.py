@@ -23,6 +23,7 @@ from engine.api.models.procedures import (
 )
 from engine.bootstrap import App
 from engine.procedures.loader import Problem, ProcedureInvalid, validate_source
+from engine.store.catalog import Deployment
 from engine.store.tables import ProcedureVersion
 
 router = APIRouter(prefix="/procedures", tags=["procedures"])
@@ -127,20 +128,20 @@ def _deploy(request: Request, eiso: App, user: Principal, source: bytes, name: s
         raise _refused(problems, name)
     now = eiso.clock.now()
     with request.app.state.writer_lock:
+        def audited(session: Session, deployment: Deployment) -> None:  # in the version's own transaction
+            audit.record(session, user, now, "procedure.deploy", "procedure", f"{deployment.code}/"
+                         f"{deployment.version}", None, None,
+                         {"code": deployment.code, "version": deployment.version, "checksum": deployment.checksum,
+                          "filename": name})
+
         try:
-            deployment = eiso.catalog.deploy(source, name, now)
+            deployment = eiso.catalog.deploy(source, name, now, within=audited)
         except ProcedureInvalid as err:
             raise _refused(err.problems, name) from None
         except IntegrityError:
             raise ApiError(409, "another version of this procedure was deployed at the same time; retry") from None
         applied = 0
         if deployment.created:
-            with Session(eiso.engine) as session:
-                audit.record(session, user, now, "procedure.deploy", "procedure", f"{deployment.code}/"
-                             f"{deployment.version}", None, None,
-                             {"code": deployment.code, "version": deployment.version, "checksum": deployment.checksum,
-                              "filename": name})
-                session.commit()
             outcomes = eiso.service.retry_parked(deployment.code)
             applied = sum(o.status == "applied" for o in outcomes)
         else:
