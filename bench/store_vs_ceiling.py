@@ -22,7 +22,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer  # noqa: E402
 
-from bench.kafka_throughput import machine  # noqa: E402
+from bench.kafka_throughput import fresh_database, machine  # noqa: E402
 from engine.bootstrap import build  # noqa: E402
 from engine.core.case import Case  # noqa: E402
 from engine.core.events import CaseEvent, parse_event  # noqa: E402
@@ -131,14 +130,7 @@ def make_app(url: str) -> Any:
 
 
 def fresh_url(base: str | None, workdir: Path, name: str) -> str:
-    if base is None:
-        return f"sqlite:///{workdir / (name + '.db')}"
-    database = f"eiso_bench_{name}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{database}"'))
-    admin.dispose()
-    return base.rsplit("/", 1)[0] + "/" + database
+    return f"sqlite:///{workdir / (name + '.db')}" if base is None else fresh_database(base)
 
 
 def main() -> None:
