@@ -37,9 +37,9 @@ _SEEN = union_all(
     select(PARKED.c.id).where(PARKED.c.event_id == bindparam("event_id")),
 ).limit(1)
 _SEEN_JOURNAL = select(JOURNAL.c.seq).where(JOURNAL.c.event_id == bindparam("event_id")).limit(1)
-_INSERT_JOURNAL_MANY = JOURNAL.insert().returning(JOURNAL.c.seq, sort_by_parameter_order=True)
-_INSERT_CASE = CASES.insert()
-_UPDATE_CASE = CASES.update().where(
+INSERT_JOURNAL_MANY = JOURNAL.insert().returning(JOURNAL.c.seq, sort_by_parameter_order=True)
+INSERT_CASE = CASES.insert()
+UPDATE_CASE = CASES.update().where(
     CASES.c.case_id == bindparam("b_case_id"), CASES.c.event_count == bindparam("b_event_count")
 )
 _CASE_ROW = select(CASES.c.procedure, CASES.c.procedure_version, CASES.c.event_count).where(

@@ -15,11 +15,11 @@ from sqlalchemy import Connection, delete, select
 
 from engine.core.nonconformities import Nonconformity
 from engine.store.cases import (
-    _INSERT_CASE,
-    _INSERT_JOURNAL_MANY,
-    _UPDATE_CASE,
+    INSERT_CASE,
+    INSERT_JOURNAL_MANY,
     JOURNAL,
     PARKED,
+    UPDATE_CASE,
     LiveCase,
     StaleCase,
     case_values,
@@ -105,11 +105,11 @@ class Writes:
     def flush(self, conn: Connection, outbox: Outbox | None) -> None:
         seqs: list[int] = []
         if self.journal:
-            seqs = list(conn.execute(_INSERT_JOURNAL_MANY, self.journal).scalars())
+            seqs = list(conn.execute(INSERT_JOURNAL_MANY, self.journal).scalars())
         if self.case_inserts:
-            conn.execute(_INSERT_CASE, [_resolve(row, seqs) for row in self.case_inserts.values()])
+            conn.execute(INSERT_CASE, [_resolve(row, seqs) for row in self.case_inserts.values()])
         if self.case_updates:
-            result = conn.execute(_UPDATE_CASE, [_resolve(row, seqs) for row in self.case_updates.values()])
+            result = conn.execute(UPDATE_CASE, [_resolve(row, seqs) for row in self.case_updates.values()])
             if result.rowcount != len(self.case_updates):
                 raise StaleCase(", ".join(self.case_updates))
         up = upserts(conn)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from engine.bootstrap import App, build
@@ -33,3 +36,13 @@ def make_app(url: str, outbox: bool = False) -> App:
     for path in BUNDLED:
         app.catalog.deploy(path.read_bytes(), path.name, DEPLOYED_AT)
     return app
+
+
+def required_binary(name: str) -> str:
+    """A Prometheus tool's path; CI must have it (scripts/test installs Debian's prometheus packages)."""
+    found = shutil.which(name)
+    if found is None:
+        if os.environ.get("CI"):
+            raise RuntimeError(f"CI must provide {name} (scripts/test installs Debian's prometheus packages)")
+        pytest.skip(f"{name} not installed (apt-get install prometheus prometheus-alertmanager)")
+    return found

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from monitoring.dashboards import DASHBOARDS, OUT, render
+from tests.monitoring.support import required_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "monitoring"
@@ -22,17 +20,9 @@ SERVICES: dict[str, Any] = COMPOSE["services"]
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 
 
-def _tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        if os.environ.get("CI"):
-            raise RuntimeError(f"CI must provide {name} (scripts/test installs Debian's prometheus packages)")
-        pytest.skip(f"{name} not installed")
-    return found
-
 
 def test_promtool_checks_and_unit_tests_every_alert_rule() -> None:
-    promtool = _tool("promtool")
+    promtool = required_binary("promtool")
     rules = MONITORING / "prometheus" / "alerts.yml"
     check = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -47,7 +37,7 @@ def test_promtool_checks_and_unit_tests_every_alert_rule() -> None:
 
 
 def test_prometheus_config_is_valid_and_scrapes_compose_services() -> None:
-    promtool = _tool("promtool")
+    promtool = required_binary("promtool")
     config = MONITORING / "prometheus" / "prometheus.yml"
     check = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -64,9 +54,7 @@ def test_prometheus_config_is_valid_and_scrapes_compose_services() -> None:
 
 
 def test_alertmanager_config_is_valid() -> None:
-    amtool = shutil.which("amtool")
-    if amtool is None:
-        pytest.skip("amtool not installed (Debian's prometheus-alertmanager)")
+    amtool = required_binary("amtool")
     run = subprocess.run([amtool, "check-config", str(MONITORING / "alertmanager" / "alertmanager.yml")],
                          capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stdout + run.stderr

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import socket
 import subprocess
@@ -33,20 +32,12 @@ from monitoring.dashboards import DASHBOARDS
 from monitoring.http import serve
 from tests.conftest import fresh_postgres_database, postgres_url
 from tests.integration.kafka_support import create_topics, kafka_settings, produce, unique_prefix
-from tests.monitoring.support import make_app, simulate
+from tests.monitoring.support import make_app, required_binary, simulate
 
 RULES = Path(__file__).resolve().parents[2] / "monitoring" / "prometheus" / "alerts.yml"
 GRAFANA_VARIABLES = {"${agency:regex}": ".*", "${procedure:regex}": ".*", "$agency": ".*", "$procedure": ".*",
                      "$__rate_interval": "30s", "$__range": "10m"}
 
-
-def _binary(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        if os.environ.get("CI"):
-            raise RuntimeError(f"CI must provide {name} (scripts/test installs Debian's prometheus package)")
-        pytest.skip(f"{name} not installed (apt-get install prometheus)")
-    return found
 
 
 def _free_port() -> int:
@@ -94,7 +85,7 @@ def _run_worker(app: App, settings: Any, metrics: WorkerMetrics) -> None:
 
 
 def _start_prometheus(tmp: Path, target: str) -> tuple[subprocess.Popen[bytes], str]:
-    binary = _binary("prometheus")
+    binary = required_binary("prometheus")
     shutil.copy(RULES, tmp / "alerts.yml")
     (tmp / "prometheus.yml").write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
@@ -129,7 +120,7 @@ def _wait_for_scrapes(base: str, count: int) -> None:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    _binary("prometheus")
+    required_binary("prometheus")
     _ensure_reporting_role()
     tmp = tmp_path_factory.mktemp("stack")
     settings = kafka_settings(unique_prefix("monitoring"))

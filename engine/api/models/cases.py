@@ -26,7 +26,9 @@ class Timeliness(str, Enum):
     late = "late"
 
 
-class CaseSummaryPublic(BaseModel):
+class _CaseHead(BaseModel):
+    """The fields a case summary and its control slip share."""
+
     case_id: str
     agency: str
     procedure: str
@@ -38,6 +40,9 @@ class CaseSummaryPublic(BaseModel):
     promised_at: datetime | None
     extended_due_at: datetime | None
     resolved_at: datetime | None
+
+
+class CaseSummaryPublic(_CaseHead):
     closed_at: datetime | None
     timeliness: Timeliness | None
     delay_working_hours: float | None
@@ -65,18 +70,7 @@ class SlipStepPublic(BaseModel):
     delay_working_hours: float | None
 
 
-class ControlSlipPublic(BaseModel):
-    case_id: str
-    agency: str
-    procedure: str
-    procedure_version: int
-    status: str
-    received_at: datetime
-    started_at: datetime
-    due_at: datetime | None
-    promised_at: datetime | None
-    extended_due_at: datetime | None
-    resolved_at: datetime | None
+class ControlSlipPublic(_CaseHead):
     timeliness: Timeliness | None
     delay_working_hours: float | None
     steps: list[SlipStepPublic]
