@@ -63,6 +63,7 @@ class CaseWorkflow:
         self.procedure = procedure
         self.workflow = workflow
         self.workflow.script_engine = _SCRIPT_ENGINE
+        self._ready_tasks: list[Any] | None = None
 
     @classmethod
     def start(cls, procedure: LoadedProcedure, data: dict[str, Any]) -> CaseWorkflow:
@@ -97,10 +98,11 @@ class CaseWorkflow:
 
     # -- moving ------------------------------------------------------------------
     def complete(self, task_id: str, data: dict[str, Any]) -> None:
-        task = next((t for t in self._ready() if str(t.id) == task_id), None)
-        if task is None:
+        task = self._task(task_id)
+        if task is None or task.state != TaskState.READY:
             raise KeyError(task_id)
         task.data.update(data)
+        self._ready_tasks = None
         try:
             task.run()
         except SpiffWorkflowException as err:
@@ -108,13 +110,28 @@ class CaseWorkflow:
         self._advance()
 
     def _advance(self) -> None:
+        self._ready_tasks = None
         try:
             self.workflow.do_engine_steps()
         except SpiffWorkflowException as err:
             raise WorkflowStuck(str(err)) from None
 
+    def _task(self, task_id: str) -> Any:
+        """The task by its id: a dictionary lookup, not a walk of the task tree."""
+        try:
+            key = UUID(task_id)
+        except ValueError:
+            return None
+        task = self.workflow.tasks.get(key)
+        if task is None and self.workflow.subprocesses:
+            task = self.workflow.get_task_from_id(key)
+        return task
+
     def _ready(self) -> list[Any]:
-        return list(self.workflow.get_tasks(state=TaskState.READY))
+        """READY tasks in tree order, computed once per move of the workflow (reads are frequent)."""
+        if self._ready_tasks is None:
+            self._ready_tasks = list(self.workflow.get_tasks(state=TaskState.READY))
+        return self._ready_tasks
 
     # -- snapshots -----------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:

@@ -6,12 +6,12 @@ connection per transaction; the ORM models in ``tables`` only describe the schem
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, select, union_all
+from sqlalchemy import Connection, Table, bindparam, func, select, union_all
 from sqlalchemy import case as sql_case
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -50,6 +50,21 @@ _JOURNAL_AFTER = select(JOURNAL.c.type, JOURNAL.c.payload).where(
     JOURNAL.c.case_id == bindparam("case_id"), JOURNAL.c.seq > bindparam("after")
 ).order_by(JOURNAL.c.seq)
 
+_LOAD_CHUNK = 500
+_CASE_ROWS = select(CASES.c.case_id, CASES.c.procedure, CASES.c.procedure_version, CASES.c.event_count).where(
+    CASES.c.case_id.in_(bindparam("ids", expanding=True))
+)
+_SNAPSHOTS_OF = select(SNAPSHOTS.c.case_id, SNAPSHOTS.c.journal_seq, SNAPSHOTS.c.state).where(
+    SNAPSHOTS.c.case_id.in_(bindparam("ids", expanding=True))
+)
+_JOURNAL_AFTER_SNAPSHOTS = (
+    select(JOURNAL.c.case_id, JOURNAL.c.type, JOURNAL.c.payload)
+    .select_from(JOURNAL.outerjoin(SNAPSHOTS, SNAPSHOTS.c.case_id == JOURNAL.c.case_id))
+    .where(JOURNAL.c.case_id.in_(bindparam("ids", expanding=True)),
+           JOURNAL.c.seq > func.coalesce(SNAPSHOTS.c.journal_seq, 0))
+    .order_by(JOURNAL.c.case_id, JOURNAL.c.seq)
+)
+
 _NC_ENGINE_FIELDS = ("type", "case_id", "agency", "procedure", "procedure_version", "step", "due_at",
                      "actual_at", "delay_seconds", "detected_at", "event_ids", "details", "updated_at")
 _STEP_FIELDS = ("step", "unit", "agency", "procedure", "status", "activated_at", "started_at", "due_at",
@@ -76,26 +91,46 @@ class LiveCase:
         return self.handler.case
 
 
-class Upserts:
-    """INSERT ... ON CONFLICT DO UPDATE statements for the connection's dialect, built once."""
+@dataclass(frozen=True)
+class UpsertSpec:
+    """How a table's rows merge with existing ones: the conflict keys and the fields the engine owns."""
 
-    def __init__(self, dialect_name: str):
-        insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-        self.steps = self._upsert(insert, STEPS, ["case_id", "seq"], _STEP_FIELDS)
-        self.nonconformities = self._upsert(insert, NCS, ["key"], _NC_ENGINE_FIELDS, retractable=True)
-        self.snapshot = self._upsert(insert, SNAPSHOTS, ["case_id"], _SNAPSHOT_FIELDS)
+    keys: tuple[str, ...]
+    fields: tuple[str, ...]
+    retractable: bool = False
 
-    @staticmethod
-    def _upsert(insert: Any, table: Table, keys: list[str], fields: Iterable[str], retractable: bool = False) -> Any:
-        statement = insert(table)
-        values: dict[str, Any] = {name: statement.excluded[name] for name in fields}
-        if retractable:  # the engine may retract or reopen a record; any other status is the secretaries'
+    def values(self, statement: Any, table: Table) -> dict[str, Any]:
+        values: dict[str, Any] = {name: statement.excluded[name] for name in self.fields}
+        if self.retractable:  # the engine may retract or reopen a record; any other status is the secretaries'
             values["status"] = sql_case(
                 (statement.excluded.status == RETRACTED, RETRACTED),
                 (table.c.status == RETRACTED, statement.excluded.status),
                 else_=table.c.status,
             )
-        return statement.on_conflict_do_update(index_elements=keys, set_=values)
+        return values
+
+
+UPSERT_SPECS = {
+    STEPS.name: UpsertSpec(("case_id", "seq"), _STEP_FIELDS),
+    NCS.name: UpsertSpec(("key",), _NC_ENGINE_FIELDS, retractable=True),
+    SNAPSHOTS.name: UpsertSpec(("case_id",), _SNAPSHOT_FIELDS),
+}
+
+
+class Upserts:
+    """INSERT ... ON CONFLICT DO UPDATE statements for the connection's dialect, built once."""
+
+    def __init__(self, dialect_name: str):
+        insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+        self.steps = self._upsert(insert, STEPS)
+        self.nonconformities = self._upsert(insert, NCS)
+        self.snapshot = self._upsert(insert, SNAPSHOTS)
+
+    @staticmethod
+    def _upsert(insert: Any, table: Table) -> Any:
+        spec = UPSERT_SPECS[table.name]
+        statement = insert(table)
+        return statement.on_conflict_do_update(index_elements=list(spec.keys), set_=spec.values(statement, table))
 
 
 _UPSERTS: dict[str, Upserts] = {}
@@ -118,10 +153,38 @@ def load_case(conn: Connection, case_id: str, catalog: ProcedureCatalog, calenda
     row = conn.execute(_CASE_ROW, {"case_id": case_id}).first()
     if row is None:
         return None
-    procedure = catalog.get(row.procedure, row.procedure_version)
     snapshot = conn.execute(_SNAPSHOT, {"case_id": case_id}).first()
     after = snapshot.journal_seq if snapshot is not None else 0
     entries = conn.execute(_JOURNAL_AFTER, {"case_id": case_id, "after": after}).all()
+    return _rebuild(case_id, row, snapshot, entries, catalog, calendar)
+
+
+def load_cases(conn: Connection, case_ids: list[str], catalog: ProcedureCatalog, calendar: Any
+               ) -> dict[str, LiveCase]:
+    """Many cases at once (a batch's cache misses): three queries per chunk, not three per case.
+
+    Case ids absent from the result have no row: they have not been received.
+    """
+    found: dict[str, LiveCase] = {}
+    for start in range(0, len(case_ids), _LOAD_CHUNK):
+        chunk = case_ids[start:start + _LOAD_CHUNK]
+        rows = {r.case_id: r for r in conn.execute(_CASE_ROWS, {"ids": chunk})}
+        if not rows:
+            continue
+        present = list(rows)
+        snapshots = {s.case_id: s for s in conn.execute(_SNAPSHOTS_OF, {"ids": present})}
+        entries: dict[str, list[Any]] = {case_id: [] for case_id in present}
+        for entry in conn.execute(_JOURNAL_AFTER_SNAPSHOTS, {"ids": present}):
+            entries[entry.case_id].append(entry)
+        for case_id in present:
+            found[case_id] = _rebuild(case_id, rows[case_id], snapshots.get(case_id), entries[case_id], catalog,
+                                      calendar)
+    return found
+
+
+def _rebuild(case_id: str, row: Any, snapshot: Any, entries: Sequence[Any], catalog: ProcedureCatalog,
+             calendar: Any) -> LiveCase:
+    procedure = catalog.get(row.procedure, row.procedure_version)
     handler: CaseHandler | None = None
     if snapshot is not None:
         case = Case.from_dict(snapshot.state["case"])

@@ -11,23 +11,30 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, Table, delete, select
 
 from engine.core.nonconformities import Nonconformity
+from engine.store.bulk import CopyWriter, next_sequence_values
 from engine.store.cases import (
+    CASES,
     INSERT_CASE,
     INSERT_JOURNAL_MANY,
     JOURNAL,
+    NCS,
     PARKED,
+    SNAPSHOTS,
+    STEPS,
     UPDATE_CASE,
+    UPSERT_SPECS,
     LiveCase,
     StaleCase,
     case_values,
+    load_cases,
     snapshot_row,
     step_rows,
     upserts,
 )
-from engine.store.outbox import Outbox
+from engine.store.outbox import OUTBOX, Outbox
 
 
 @dataclass
@@ -44,6 +51,9 @@ class Writes:
     acks: list[dict[str, Any]] = field(default_factory=list)
     nc_messages: dict[str, None] = field(default_factory=dict)
     parked_deletes: list[int] = field(default_factory=list)
+    prefetched_cases: dict[str, LiveCase] | None = None
+    prefetched_ids: set[str] = field(default_factory=set)
+    waiting: set[str] = field(default_factory=set)
 
     # -- staging ------------------------------------------------------------------------------
     def prefetch_seen(self, conn: Connection, event_ids: list[str]) -> None:
@@ -54,6 +64,22 @@ class Writes:
             found.update(conn.execute(select(JOURNAL.c.event_id).where(JOURNAL.c.event_id.in_(chunk))).scalars())
             found.update(conn.execute(select(PARKED.c.event_id).where(PARKED.c.event_id.in_(chunk))).scalars())
         self.prefetched_seen = found
+
+    def prefetch_cases(self, conn: Connection, case_ids: list[str], receipts: list[str], catalog: Any,
+                       calendar: Any) -> None:
+        """The batch's cases not in memory, loaded together, and which received cases have parked events."""
+        self.prefetched_cases = load_cases(conn, case_ids, catalog, calendar)
+        self.prefetched_ids = set(case_ids)
+        for start in range(0, len(receipts), 1000):
+            chunk = receipts[start:start + 1000]
+            self.waiting.update(conn.execute(select(PARKED.c.case_id).where(PARKED.c.case_id.in_(chunk))).scalars())
+
+    def prefetched_case(self, case_id: str) -> tuple[bool, LiveCase | None]:
+        """(True, the case or None when it has no row) when the batch's prefetch answered; (False, None) if not."""
+        if self.prefetched_cases is None or case_id not in self.prefetched_ids:
+            return False, None
+        self.prefetched_ids.discard(case_id)
+        return True, self.prefetched_cases.pop(case_id, None)
 
     def is_seen(self, event_id: str) -> bool | None:
         """True or False when known without asking the database; None when it must be asked."""
@@ -103,6 +129,9 @@ class Writes:
 
     # -- flushing -------------------------------------------------------------------------------
     def flush(self, conn: Connection, outbox: Outbox | None) -> None:
+        if conn.dialect.name == "postgresql" and len(self.journal) >= _COPY_FROM:
+            _flush_by_copy(self, conn, outbox)
+            return
         seqs: list[int] = []
         if self.journal:
             seqs = list(conn.execute(INSERT_JOURNAL_MANY, self.journal).scalars())
@@ -130,3 +159,57 @@ def _resolve(row: dict[str, Any], seqs: list[int]) -> dict[str, Any]:
     out = dict(row)
     out["journal_seq"] = seqs[out.pop("journal_index")]
     return out
+
+
+_COPY_FROM = 20  # below this many events a batch's VALUES statements are as quick as COPY
+
+
+def _flush_by_copy(writes: Writes, conn: Connection, outbox: Outbox | None) -> None:
+    """PostgreSQL: the batch's rows by COPY (``engine.store.bulk``), same rows and checks as ``flush``."""
+    seqs = next_sequence_values(conn, "journal", "seq", len(writes.journal))
+    journal = [{**row, "seq": seq} for row, seq in zip(writes.journal, seqs, strict=True)]
+    _writer(JOURNAL, journal).write(conn, journal)
+    if writes.case_inserts:
+        rows = [_resolve(row, seqs) for row in writes.case_inserts.values()]
+        _writer(CASES, rows).write(conn, rows)
+    if writes.case_updates:
+        rows = [_resolve(row, seqs) for row in writes.case_updates.values()]
+        if _writer(CASES, rows, "update").write(conn, rows) != len(rows):
+            raise StaleCase(", ".join(writes.case_updates))
+    if writes.steps:
+        rows = list(writes.steps.values())
+        _writer(STEPS, rows, "upsert").write(conn, rows)
+    if writes.nonconformities:
+        rows = list(writes.nonconformities.values())
+        _writer(NCS, rows, "upsert").write(conn, rows)
+    if writes.snapshots:
+        rows = [_resolve(row, seqs) for row in writes.snapshots.values()]
+        _writer(SNAPSHOTS, rows, "upsert").write(conn, rows)
+    if outbox is not None:
+        if writes.acks:
+            _writer(OUTBOX, writes.acks, "ignore").write(conn, writes.acks)
+        outbox.nonconformities(conn, list(writes.nc_messages), writes.now)
+    if writes.parked_deletes:
+        conn.execute(delete(PARKED).where(PARKED.c.id.in_(writes.parked_deletes)))
+
+
+_WRITERS: dict[tuple[str, tuple[str, ...], str | None], CopyWriter] = {}
+_MATCH_CASE = {"b_case_id": "case_id", "b_event_count": "event_count"}
+
+
+def _writer(table: Table, rows: list[dict[str, Any]], merge: str | None = None) -> CopyWriter:
+    columns = tuple(rows[0])
+    key = (table.name, columns, merge)
+    writer = _WRITERS.get(key)
+    if writer is None:
+        if merge == "update":
+            writer = CopyWriter(table, columns, "update", match=_MATCH_CASE)
+        elif merge == "upsert":
+            spec = UPSERT_SPECS[table.name]
+            writer = CopyWriter(table, columns, "upsert", conflict=spec.keys, set_=spec.values)
+        elif merge == "ignore":
+            writer = CopyWriter(table, columns, "ignore", conflict=["message_id"])
+        else:
+            writer = CopyWriter(table, columns)
+        _WRITERS[key] = writer
+    return writer
