@@ -41,16 +41,31 @@ class DatabaseCollector(Collector):
         self.catalog = catalog
         self.clock = clock
         self.objective = objective
+        self._seen: set[tuple[str, str]] = set()  # (agency, procedure) pairs whose missed series exist
 
     def describe(self) -> list[Metric]:
-        return list(self._families().values())  # names only: registering must not query
+        # names only: registering must not query
+        return [*self._families().values(), self._up(), self._working_time(None)]
+
+    @staticmethod
+    def _up() -> GaugeMetricFamily:
+        return GaugeMetricFamily("eiso_database_up", "1 when the database answered the last scrape's queries")
+
+    def _working_time(self, now: datetime | None) -> GaugeMetricFamily:
+        family = GaugeMetricFamily("eiso_working_time", "1 when now is working time by the legal calendar "
+                                   "(office hours of a working day, holidays and swapped days known), else 0")
+        if now is not None:
+            family.add_metric([], 1 if self.calendar.is_working_time(now) else 0)
+        return family
 
     def collect(self) -> Iterator[Metric]:
         families = self._families()
-        up = GaugeMetricFamily("eiso_database_up", "1 when the database answered the last scrape's queries")
+        now = self.clock.now()
+        yield self._working_time(now)  # the calendar needs no database: the office-hours alert keeps it
+        up = self._up()
         try:
             with self.engine.connect() as conn:
-                self._fill(conn, families, self.clock.now())
+                self._fill(conn, families, now)
         except SQLAlchemyError as err:
             log.warning("metrics: database unavailable: %s", str(err).splitlines()[0][:200])
             up.add_metric([], 0)
@@ -71,10 +86,14 @@ class DatabaseCollector(Collector):
                             labels=["agency", "procedure", "step"]),
             "steps_overdue": g("eiso_steps_overdue", "Active steps past their due instant",
                                labels=["agency", "procedure", "step"]),
-            "resolved": g("eiso_cases_resolved_month", "Cases resolved in the current calendar month",
-                          labels=["agency"]),
-            "on_time": g("eiso_on_time_ratio", "Share of the current month's resolved cases resolved early or on "
-                         "time", labels=["agency"]),
+            "resolved": g("eiso_cases_resolved_month", "Cases resolved in the current calendar month (Vietnam "
+                          "time)", labels=["agency"]),
+            "in_time": g("eiso_cases_in_time_month", "Cases resolved early or on time in the current month",
+                         labels=["agency"]),
+            "judged": g("eiso_cases_judged_month", "Cases judged this month: resolved in the month plus open past "
+                        "their due (the on-time rate's denominator)", labels=["agency"]),
+            "on_time": g("eiso_on_time_ratio", "On-time rate this month as `eiso report` counts it: (early + on "
+                         "time) / (resolved + open overdue)", labels=["agency"]),
             "missed": c("eiso_deadlines_missed", "Deadlines missed so far (overdue or late records), kind step or "
                         "case", labels=["agency", "procedure", "kind"]),
             "allowance": g("eiso_step_allowance_working_hours", "Each step's time allowance in the newest version "
@@ -86,11 +105,13 @@ class DatabaseCollector(Collector):
     def _fill(self, conn: Any, f: dict[str, Any], now: datetime) -> None:
         open_case = CASES.c.status.in_(OPEN_STATUSES)
         late_case = and_(open_case, or_(CASES.c.overdue_flagged.is_(True), CASES.c.due_at < now))
+        seen: set[tuple[str, str]] = set()
         for row in conn.execute(select(CASES.c.agency, CASES.c.procedure, func.count(),
                                        func.sum(case((late_case, 1), else_=0)))
                                 .where(open_case).group_by(CASES.c.agency, CASES.c.procedure)):
             f["cases_open"].add_metric([label(row[0]), label(row[1])], row[2])
             f["cases_overdue"].add_metric([label(row[0]), label(row[1])], row[3] or 0)
+            seen.add((label(row[0]), label(row[1])))
         active = STEPS.c.status == "active"
         late_step = or_(STEPS.c.overdue_flagged.is_(True), and_(STEPS.c.running.is_(True), STEPS.c.due_at < now))
         for row in conn.execute(select(STEPS.c.agency, STEPS.c.procedure, STEPS.c.step, func.count(),
@@ -99,20 +120,14 @@ class DatabaseCollector(Collector):
             labels = [label(row[0]), label(row[1]), label(row[2])]
             f["steps_open"].add_metric(labels, row[3])
             f["steps_overdue"].add_metric(labels, row[4] or 0)
-        local = self.calendar.local(now)
-        month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        in_time = CASES.c.timeliness.in_((EARLY, ON_TIME))
-        for row in conn.execute(select(CASES.c.agency, func.count(), func.sum(case((in_time, 1), else_=0)))
-                                .where(CASES.c.resolved_at >= month_start, CASES.c.resolved_at <= now,
-                                       CASES.c.timeliness.is_not(None))
-                                .group_by(CASES.c.agency)):
-            f["resolved"].add_metric([label(row[0])], row[1])
-            f["on_time"].add_metric([label(row[0])], (row[2] or 0) / row[1])
-        # Every agency and procedure with a case gets its series at zero, so the first miss is an increase.
+        self._month(conn, f, now)
+        # Every agency and procedure with open work (or seen before by this exporter) gets its series at zero,
+        # so that the first miss is an increase; no scan of every case ever received at each scrape.
+        self._seen |= seen
         missed: dict[tuple[str, str, str], int] = {}
-        for row in conn.execute(select(CASES.c.agency, CASES.c.procedure).distinct()):
+        for agency, procedure in self._seen:
             for kind in ("case", "step"):
-                missed[(label(row[0]), label(row[1]), kind)] = 0
+                missed[(agency, procedure, kind)] = 0
         for row in conn.execute(select(NCS.c.agency, NCS.c.procedure, NCS.c.type, func.count())
                                 .where(NCS.c.type.in_(tuple(MISSED)))
                                 .group_by(NCS.c.agency, NCS.c.procedure, NCS.c.type)):
@@ -122,6 +137,34 @@ class DatabaseCollector(Collector):
             f["missed"].add_metric(list(key), count)
         self._allowances(f["allowance"])
         f["objective"].add_metric([], self.objective)
+
+    def _month(self, conn: Any, f: dict[str, Any], now: datetime) -> None:
+        """The current month's timeliness per agency, as ``eiso report`` counts a period that ends now.
+
+        resolved = resolved in the month (a resolved case without a timeliness counts on time, as in the
+        report); open overdue = not resolved nor closed, past its due now, whenever received (carried over);
+        on-time rate = (early + on time) / (resolved + open overdue).
+        """
+        local = self.calendar.local(now)
+        month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        resolved = and_(CASES.c.resolved_at.is_not(None), CASES.c.resolved_at >= month_start,
+                        CASES.c.resolved_at < now)
+        in_time = and_(resolved, or_(CASES.c.timeliness.is_(None), CASES.c.timeliness.in_((EARLY, ON_TIME))))
+        open_overdue = and_(CASES.c.received_at < now, CASES.c.due_at.is_not(None), CASES.c.due_at < now,
+                            or_(CASES.c.resolved_at.is_(None), CASES.c.resolved_at >= now),
+                            or_(CASES.c.closed_at.is_(None), CASES.c.closed_at >= now))
+        counted = or_(resolved, open_overdue)
+        for row in conn.execute(select(CASES.c.agency, func.sum(case((resolved, 1), else_=0)),
+                                       func.sum(case((in_time, 1), else_=0)),
+                                       func.sum(case((open_overdue, 1), else_=0)))
+                                .where(counted).group_by(CASES.c.agency)):
+            agency, n_resolved, n_in_time, n_open_overdue = label(row[0]), row[1] or 0, row[2] or 0, row[3] or 0
+            judged = n_resolved + n_open_overdue
+            f["resolved"].add_metric([agency], n_resolved)
+            f["in_time"].add_metric([agency], n_in_time)
+            f["judged"].add_metric([agency], judged)
+            if judged:
+                f["on_time"].add_metric([agency], n_in_time / judged)
 
     def _allowances(self, family: GaugeMetricFamily) -> None:
         newest: dict[str, int] = {}

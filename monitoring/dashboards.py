@@ -35,16 +35,22 @@ def sql(query: str, fmt: str = "table") -> dict[str, Any]:
             "editorMode": "code", "refId": "A"}
 
 
-def panel(title: str, kind: str, target: dict[str, Any], w: int = 12, h: int = 8, unit: str | None = None,
-          description: str = "", thresholds: list[tuple[float | None, str]] | None = None) -> dict[str, Any]:
+def panel(title: str, kind: str, target: dict[str, Any] | list[dict[str, Any]], w: int = 12, h: int = 8,
+          unit: str | None = None, description: str = "", thresholds: list[tuple[float | None, str]] | None = None,
+          decimals: int | None = None) -> dict[str, Any]:
+    targets = [dict(t) for t in (target if isinstance(target, list) else [target])]
+    for number, t in enumerate(targets):
+        t["refId"] = chr(ord("A") + number)
     defaults: dict[str, Any] = {}
     if unit:
         defaults["unit"] = unit
+    if decimals is not None:
+        defaults["decimals"] = decimals
     if thresholds:
         defaults["thresholds"] = {"mode": "absolute",
                                   "steps": [{"color": c, "value": v} for v, c in thresholds]}
-    return {"title": title, "type": kind, "description": description, "datasource": target["datasource"],
-            "targets": [target], "fieldConfig": {"defaults": defaults, "overrides": []},
+    return {"title": title, "type": kind, "description": description, "datasource": targets[0]["datasource"],
+            "targets": targets, "fieldConfig": {"defaults": defaults, "overrides": []},
             "gridPos": {"w": w, "h": h, "x": 0, "y": 0}}
 
 
@@ -70,30 +76,48 @@ def dashboard(uid: str, title: str, panels: list[dict[str, Any]], variables: lis
 
 
 def leaders() -> dict[str, Any]:
-    objective = 'max(eiso_quality_objective) or vector(0.95)'
+    objective = "max(eiso_quality_objective) or vector(0.95)"
+    in_time, judged = db("eiso_cases_in_time_month", AGENCY), db("eiso_cases_judged_month", AGENCY)
     return dashboard("eiso-leaders", "eiso — leaders' overview", [
         panel("On-time rate this month by agency", "bargauge",
-              prom(f'max by (agency) (eiso_on_time_ratio{{{AGENCY}}})', "{{agency}}"), w=12, unit="percentunit",
-              description="Cases resolved early or on time over cases resolved this month; red below the "
-                          "quality objective (EISO_QUALITY_OBJECTIVE, 0.95).",
-              thresholds=[(None, "red"), (0.95, "green")]),
+              prom(f"max by (agency) (eiso_on_time_ratio{{{AGENCY}}})", "{{agency}}"), w=12, unit="percentunit",
+              description="(Early + on time) / (resolved this month + open past their due), as `eiso report` "
+                          "counts it; red below the quality objective (EISO_QUALITY_OBJECTIVE, 0.95).",
+              thresholds=[(None, "red"), (0.95, "green")], decimals=1),
+        panel("On-time rate, agencies shown", "stat", prom(f"{in_time} / {judged}", "on time"),
+              w=4, unit="percentunit", thresholds=[(None, "red"), (0.95, "green")], decimals=1,
+              description="Summed counts, not an average of rates."),
         panel("Quality objective", "stat", prom(objective, "objective"), w=4, unit="percentunit"),
         panel("Late cases now", "stat", prom(db("eiso_cases_overdue", AGENCY), "late"), w=4,
-              thresholds=[(None, "green"), (1, "red")]),
+              thresholds=[(None, "green"), (1, "red")], description="Open cases past their due instant."),
+        panel("On-time rate this month against the objective", "timeseries", [
+            prom(f"max by (agency) (eiso_on_time_ratio{{{AGENCY}}})", "{{agency}}"),
+            prom(objective, "objective")], w=12, unit="percentunit"),
         panel("Overdue steps now", "stat", prom(db("eiso_steps_overdue", AGENCY), "overdue"), w=4,
               thresholds=[(None, "green"), (1, "orange")]),
+        panel("Cases judged this month", "stat", prom(judged, "judged"), w=4,
+              description="Resolved this month plus open past their due: the on-time rate's denominator."),
+        panel("Deadlines missed in the period", "stat",
+              prom(f"round(sum(max without (instance, job) "
+                   f"(increase(eiso_deadlines_missed_total{{{AGENCY}}}[$__range]))))", "missed"), w=4,
+              thresholds=[(None, "green"), (1, "orange")],
+              description="Steps and cases that went past their due in the dashboard's time range."),
         panel("Overdue steps by agency", "timeseries", prom(db("eiso_steps_overdue", AGENCY, "agency"),
                                                             "{{agency}}"), w=12),
         panel("Open cases by procedure", "timeseries", prom(db("eiso_cases_open", AGENCY, "procedure"),
                                                             "{{procedure}}"), w=12),
-        panel("Deadlines missed in the period", "bargauge",
-              prom(f'sum by (agency, kind) (increase(eiso_deadlines_missed_total{{{AGENCY}}}[$__range]))',
-                   "{{agency}} {{kind}}"), w=12),
-        panel("On-time rate by month (trend)", "timeseries", sql(f"""
+        panel("On-time share of resolved cases by month (trend)", "timeseries", sql(f"""
               SELECT month AS "time", agency AS metric,
                      sum(early + on_time)::float / sum(resolved) AS value
               FROM v_monthly_timeliness WHERE {SQL_AGENCY}
-              GROUP BY 1, 2 ORDER BY 1""", fmt="time_series"), w=12, unit="percentunit"),
+              GROUP BY 1, 2 ORDER BY 1""", fmt="time_series"), w=12, unit="percentunit",
+              description="Cases resolved in each month (Vietnam time) early or on time over cases resolved; "
+                          "unlike the rate of this month, cases still open past their due at the month's end "
+                          "are not counted (the view v_monthly_timeliness holds resolved cases only)."),
+        panel("Open nonconformities by type", "bargauge", sql(f"""
+              SELECT type AS metric, count(*) AS value FROM v_open_nonconformities WHERE {SQL_AGENCY}
+              GROUP BY 1 ORDER BY 2 DESC"""), w=12,
+              description="From the database: those the deadline watcher raised included."),
         panel("Late cases now (list)", "table", sql(f"""
               SELECT case_id, agency, procedure, status, received_at, due_at, overdue_for
               FROM v_late_cases WHERE {SQL_AGENCY} ORDER BY due_at LIMIT 500"""), w=24, h=10),
@@ -105,23 +129,31 @@ def leaders() -> dict[str, Any]:
 
 def procedure_view() -> dict[str, Any]:
     where = f"{PROCEDURE},{AGENCY}"
-    rate = f'increase(eiso_step_working_hours_bucket{{{where}}}[$__range])'
+    buckets = f"sum by (procedure, step, le) (increase(eiso_step_working_hours_bucket{{{where}}}[$__range]))"
+    p90 = f"histogram_quantile(0.9, {buckets})"
+    mean = (f"sum by (procedure, step) (increase(eiso_step_working_hours_sum{{{where}}}[$__range])) / "
+            f"sum by (procedure, step) (increase(eiso_step_working_hours_count{{{where}}}[$__range]))")
+    allowance = f"max by (procedure, step) (eiso_step_allowance_working_hours{{{PROCEDURE}}})"
     return dashboard("eiso-procedure", "eiso — procedure view", [
-        panel("Step working time, 90th percentile (working hours)", "bargauge",
-              prom(f"histogram_quantile(0.9, sum by (step, le) ({rate}))", "{{step}}"), w=12, unit="h"),
-        panel("Step allowance (working hours)", "bargauge",
-              prom(f'max by (step) (eiso_step_allowance_working_hours{{{PROCEDURE}}})', "{{step}}"), w=12, unit="h"),
-        panel("Mean working time per step (working hours)", "bargauge", prom(
-            f'sum by (step) (increase(eiso_step_working_hours_sum{{{where}}}[$__range])) / '
-            f'sum by (step) (increase(eiso_step_working_hours_count{{{where}}}[$__range]))', "{{step}}"),
-            w=12, unit="h"),
-        panel("Where cases wait: open steps", "bargauge", prom(db("eiso_steps_open", where, "step"), "{{step}}"),
-              w=12),
-        panel("Overdue steps by step", "timeseries", prom(db("eiso_steps_overdue", where, "step"), "{{step}}"),
-              w=12),
-        panel("Case working time, median (working hours)", "timeseries", prom(
+        panel("Step working time against its allowance (working hours)", "bargauge", [
+            prom(p90, "{{procedure}} {{step}} p90"), prom(mean, "{{procedure}} {{step}} mean"),
+            prom(allowance, "{{procedure}} {{step}} allowance")], w=12, h=12, unit="h",
+              description="Steps completed in the time range: 90th percentile and mean working time (pauses "
+                          "excluded), and the allowance in the newest version of the procedure."),
+        panel("Step working time, 90th percentile over allowance", "bargauge",
+              prom(f"{p90} / on (procedure, step) {allowance}", "{{procedure}} {{step}}"), w=12, h=12,
+              unit="percentunit", thresholds=[(None, "green"), (0.8, "orange"), (1, "red")],
+              description="Above 100%: one step in ten or more took longer than its allowance."),
+        panel("Where cases wait: open steps", "bargauge",
+              prom(db("eiso_steps_open", where, "procedure, step"), "{{procedure}} {{step}}"), w=12),
+        panel("Overdue steps by step", "timeseries",
+              prom(db("eiso_steps_overdue", where, "procedure, step"), "{{procedure}} {{step}}"), w=12),
+        panel("Case working time, median (working hours)", "bargauge", prom(
             f"histogram_quantile(0.5, sum by (procedure, le) "
             f"(increase(eiso_case_working_hours_bucket{{{where}}}[$__range])))", "{{procedure}}"), w=12, unit="h"),
+        panel("Steps completed in the period", "bargauge",
+              prom(f"round(sum by (procedure) (increase(eiso_step_working_hours_count{{{where}}}[$__range])))",
+                   "{{procedure}}"), w=12),
         panel("Steps completed late (all time)", "table", sql(f"""
               SELECT agency, procedure, step, completed, late, mean_delay_working_hours
               FROM v_step_timeliness WHERE {SQL_PROCEDURE} AND {SQL_AGENCY}
@@ -139,12 +171,16 @@ def engine_health() -> dict[str, Any]:
               prom("sum by (outcome) (rate(eiso_events_consumed_total[$__rate_interval]))", "{{outcome}}"),
               unit="ops"),
         panel("Consumer lag per partition", "timeseries",
-              prom("sum by (topic, partition) (eiso_kafka_consumer_lag)", "{{topic}}:{{partition}}")),
+              prom("max by (topic, partition) (eiso_kafka_consumer_lag)", "{{topic}}:{{partition}}"),
+              description="Messages behind the high watermark, as the worker holding the partition reports it."),
         panel("Dead letters in the period", "stat",
-              prom("sum by (topic) (increase(eiso_dead_letters_total[$__range]))", "{{topic}}"), w=8,
+              prom("round(sum by (topic) (increase(eiso_dead_letters_total[$__range])))", "{{topic}}"), w=8,
               thresholds=[(None, "green"), (1, "red")]),
-        panel("Refused events per second", "timeseries",
-              prom('sum(rate(eiso_events_consumed_total{outcome="refused"}[$__rate_interval]))', "refused"), w=8),
+        panel("Refused and parked events per second", "timeseries",
+              prom('sum by (outcome) (rate(eiso_events_consumed_total{outcome=~"refused|parked"}[$__rate_interval]))',
+                   "{{outcome}}"), w=8,
+              description="Refused: invalid, kept with the reason (`eiso events refused`); parked: waiting for "
+                          "their case or procedure (`eiso events parked`)."),
         panel("Database retries per second", "timeseries",
               prom("sum(rate(eiso_worker_database_retries_total[$__rate_interval]))", "retries"), w=8),
         panel("Targets up", "stat", prom('up{job=~"eiso-.*"}', "{{job}} {{instance}}"), w=8,

@@ -15,8 +15,10 @@ if TYPE_CHECKING:
     from engine.bootstrap import App
     from engine.service import Outcome
 
-# Working hours: a quarter of an hour up to 50 working days (the longest statutory limits).
-HOURS_BUCKETS = (0.25, 0.5, 1, 2, 4, 8, 16, 24, 40, 64, 80, 120, 160, 240, 320, 400)
+# Working hours (8 a working day): a quarter of an hour up to 50 working days (the longest statutory limits),
+# with a bound at the allowances procedures use most (0.25, 0.5, 1, 1.5, 2, 3, 5, 7, 10 days) so that the
+# share of steps within their allowance is read from a bucket, not interpolated.
+HOURS_BUCKETS = (0.25, 0.5, 1, 2, 4, 8, 12, 16, 24, 40, 56, 64, 80, 120, 160, 240, 320, 400)
 UNKNOWN = "unknown"
 _MAX_LABEL = 64  # a label value from outside is cut, so that a malformed code cannot grow without bound
 

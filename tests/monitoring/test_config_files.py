@@ -119,3 +119,96 @@ def test_compose_secrets_are_required_and_listed_in_env_example() -> None:
         assert name in SERVICES
     for file in ["Dockerfile", *(f for f in (MONITORING / "grafana" / "provisioning").rglob("*.yml"))]:
         assert (ROOT / file).exists()
+
+
+def _known_variables() -> set[str]:
+    from connectors.settings import KafkaSettings
+    from engine.api.settings import ApiSettings
+    from engine.settings import CalendarSettings, DatabaseSettings, EngineSettings
+    from monitoring.settings import MonitoringSettings
+
+    known = {"EISO_DEBUG"}
+    for settings in (KafkaSettings, ApiSettings, CalendarSettings, DatabaseSettings, EngineSettings,
+                     MonitoringSettings):
+        prefix = settings.model_config.get("env_prefix", "")
+        known |= {f"{prefix}{name}".upper() for name in settings.model_fields}
+    return known
+
+
+def _eiso_services() -> dict[str, Any]:
+    return {name: s for name, s in SERVICES.items() if s.get("image") == "eiso:local"}
+
+
+def test_compose_eiso_variables_are_read_by_some_settings_and_paths_exist_in_the_image() -> None:
+    known = _known_variables()
+    for name, service in _eiso_services().items():
+        for variable, value in service["environment"].items():
+            assert variable in known, f"{name}: {variable} is read by no settings class"
+            if str(value).startswith("/app/"):  # the Dockerfile copies the repository to /app
+                assert (ROOT / str(value).removeprefix("/app/")).exists(), (name, variable, value)
+        # pip install . puts the package in site-packages: every default path next to it must be overridden
+        assert service["environment"]["EISO_CALENDAR_OVERRIDES"].startswith("/app/")
+        assert service["environment"]["EISO_PROCEDURES_DIR"].startswith("/app/")
+
+
+def test_compose_commands_are_real_eiso_commands_with_real_options() -> None:
+    import click
+    import typer
+
+    from engine.cli.app import app
+
+    root = typer.main.get_command(app)
+    for name, service in _eiso_services().items():
+        args = list(service["command"])
+        command: click.Command = root
+        path = ["eiso"]
+        while isinstance(command, click.Group):
+            sub = command.get_command(click.Context(command), args[0])
+            assert sub is not None, f"{name}: no command eiso {' '.join([*path[1:], args[0]])}"
+            path.append(args.pop(0))
+            command = sub
+        command.make_context(" ".join(path), list(args))  # unknown options and bad values raise here
+
+
+def test_compose_health_checks_use_what_the_images_hold() -> None:
+    """python:3.11-slim has neither curl nor wget: the eiso services check themselves with Python; the
+    Prometheus, Alertmanager and Grafana images are busybox or Alpine based and have wget."""
+    for name, service in SERVICES.items():
+        if "healthcheck" not in service:
+            continue
+        test = service["healthcheck"]["test"]
+        assert test[0] in ("CMD", "CMD-SHELL"), name
+        if service.get("image") == "eiso:local":
+            assert test[1] == "python" and "curl" not in test and "wget" not in test, name
+            port = re.search(r"127\.0\.0\.1:(\d+)/", " ".join(test))
+            assert port is not None and port.group(1) in " ".join(service["command"]), (name, test)
+        elif any(service["image"].startswith(i) for i in ("prom/", "grafana/")):
+            assert test[1] == "wget", name
+
+
+def test_grafana_provisioning_paths_match_the_compose_mounts() -> None:
+    grafana = SERVICES["grafana"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in grafana["volumes"]}
+    provider = yaml.safe_load((MONITORING / "grafana/provisioning/dashboards/eiso.yml").read_text())["providers"][0]
+    dashboards = provider["options"]["path"]
+    assert mounts[dashboards] == "./monitoring/grafana/dashboards"
+    assert mounts["/etc/grafana/provisioning"] == "./monitoring/grafana/provisioning"
+    assert not dashboards.startswith("/var/lib/grafana"), "not inside the grafana-data volume"
+    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home.startswith(dashboards + "/") and (OUT / home.rsplit("/", 1)[1]).exists()
+    datasources = (MONITORING / "grafana/provisioning/datasources/eiso.yml").read_text()
+    for variable in re.findall(r"\$(\w+)", datasources):
+        assert variable in grafana["environment"], f"grafana needs {variable} in its environment"
+    prometheus = SERVICES["prometheus"]
+    assert {"./monitoring/prometheus/prometheus.yml", "./monitoring/prometheus/alerts.yml"} <= {
+        v.split(":")[0] for v in prometheus["volumes"]}
+
+
+def test_the_reporting_role_script_is_what_postgres_runs_at_first_start() -> None:
+    postgres = SERVICES["postgres"]
+    assert any(v.startswith("./monitoring/postgres/10-reporting-role.sh:/docker-entrypoint-initdb.d/")
+               for v in postgres["volumes"])
+    assert "EISO_REPORTING_PASSWORD" in postgres["environment"]
+    script = (MONITORING / "postgres" / "10-reporting-role.sh").read_text()
+    assert "default_transaction_read_only = on" in script
+    assert not re.search(r"^\s*GRANT\b", script, flags=re.MULTILINE | re.IGNORECASE)  # the migration grants SELECT

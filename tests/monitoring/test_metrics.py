@@ -137,3 +137,86 @@ def test_metrics_route_serves_the_registry_for_the_api(fed: tuple[App, Collector
         open_metrics = client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
     assert plain.status_code == 200 and "eiso_cases_open{" in plain.text
     assert open_metrics.headers["content-type"].startswith("application/openmetrics-text")
+
+
+def test_on_time_rate_is_the_reports_for_the_month_so_far(fed: tuple[App, CollectorRegistry, list[str]]) -> None:
+    """domain.md and `eiso report`: late = resolved late + still open past the due; the gauge counts the same."""
+    from collections import Counter
+
+    from engine.reports import Period, build_report
+    from tests.monitoring.support import NOW
+
+    app, registry, _ = fed
+    month_start = NOW.replace(day=1, hour=0, minute=0, second=0)
+    report = build_report(app.engine, app.catalog, app.calendar, Period(month_start, NOW), objective=0.95)
+    by_agency: dict[str, Counter[str]] = {}
+    for group in report["groups"]:
+        counts = by_agency.setdefault(group["agency"], Counter())
+        for key in ("resolved", "early", "on_time", "open_overdue"):
+            counts[key] += group[key]
+    assert any(c["open_overdue"] for c in by_agency.values()), "the month must hold open overdue cases"
+    for agency, counts in by_agency.items():
+        judged = counts["resolved"] + counts["open_overdue"]
+        if not judged:
+            continue
+        gauge = {"agency": agency}
+        assert registry.get_sample_value("eiso_cases_judged_month", gauge) == judged
+        assert registry.get_sample_value("eiso_cases_resolved_month", gauge) == counts["resolved"]
+        assert registry.get_sample_value("eiso_cases_in_time_month", gauge) == counts["early"] + counts["on_time"]
+        assert registry.get_sample_value("eiso_on_time_ratio", gauge) == pytest.approx(
+            (counts["early"] + counts["on_time"]) / judged)
+
+
+@pytest.mark.parametrize(("when", "working"), [
+    ("2026-03-31T10:00:00+07:00", 1),  # a Tuesday morning
+    ("2026-03-31T12:00:00+07:00", 0),  # the lunch break
+    ("2026-03-31T17:30:00+07:00", 0),  # after closing
+    ("2026-03-28T10:00:00+07:00", 0),  # a Saturday
+    ("2026-02-18T10:00:00+07:00", 0),  # Tết, a Wednesday: the clock says office hours, the calendar does not
+])
+def test_working_time_follows_the_legal_calendar(tmp_path: Path, when: str, working: int) -> None:
+    from datetime import datetime
+
+    from engine.core.clock import ManualClock
+
+    app = make_app(f"sqlite:///{tmp_path / 'eiso.db'}")
+    assert isinstance(app.clock, ManualClock)
+    app.clock.set(datetime.fromisoformat(when))
+    registry = CollectorRegistry()
+    install(app, registry, database=True)
+    assert registry.get_sample_value("eiso_working_time") == working
+    with app.engine.begin() as conn:
+        from sqlalchemy import text
+
+        conn.execute(text("ALTER TABLE cases RENAME TO cases_gone"))
+    assert registry.get_sample_value("eiso_working_time") == working  # no database needed
+    app.engine.dispose()
+
+
+def test_deadline_series_exist_at_zero_for_agencies_with_open_work(
+        fed: tuple[App, CollectorRegistry, list[str]]) -> None:
+    _, registry, _ = fed
+    samples = _samples(registry)
+    open_pairs = {(labels["agency"], labels["procedure"]) for labels, _ in samples["eiso_cases_open"]}
+    missed = {(labels["agency"], labels["procedure"], labels["kind"])
+              for labels, _ in samples["eiso_deadlines_missed_total"]}
+    assert {(a, p, k) for a, p in open_pairs for k in ("case", "step")} <= missed
+
+
+def test_feed_keys_each_event_by_its_case_and_skips_blank_lines() -> None:
+    from monitoring.feed import feed, key_of
+
+    sent: list[tuple[str, bytes, bytes | None]] = []
+
+    class Producer:
+        def send(self, topic: str, value: bytes, key: bytes | None) -> None:
+            sent.append((topic, value, key))
+
+        def flush(self, timeout: float) -> None:
+            pass
+
+    lines = ['{"case_id": "C-1", "type": "case.received"}\n', "\n", "{not an event\n", b'{"case_id": "C-2"}']
+    assert feed(lines, topic="t", producer=Producer()) == 3
+    assert [(t, k) for t, _, k in sent] == [("t", b"C-1"), ("t", None), ("t", b"C-2")]
+    assert sent[1][1] == b"{not an event"
+    assert key_of("[1, 2]") is None and key_of('{"case_id": ""}') is None
