@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,33 @@ class OutboxPublisher:
         self.batch = batch
         self.timeout_s = timeout_s
         self.published = 0
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Finish the batch in hand and return from ``run`` (from a signal handler)."""
+        self._stopping = True
+
+    def run(self, idle_seconds: float = 0.2, exit_when_idle: float | None = None, retry_seconds: float = 2.0) -> int:
+        """Send pending rows until stopped: the publisher as its own process, beside the workers.
+
+        Several publishers may run: each locks the rows it sends (``SKIP LOCKED``). A database or
+        broker outage is logged and retried; nothing is marked published that the broker did not take.
+        """
+        idle_since = time.monotonic()
+        while not self._stopping:
+            try:
+                sent = self.publish_pending()
+            except Exception as err:  # database or broker down: the rows stay pending
+                log.warning("outbox not published (%s); retrying in %.1f s", err, retry_seconds)
+                time.sleep(retry_seconds)
+                continue
+            if sent:
+                idle_since = time.monotonic()
+                continue
+            if exit_when_idle is not None and time.monotonic() - idle_since >= exit_when_idle:
+                break
+            time.sleep(idle_seconds)
+        return self.published
 
     def publish_pending(self) -> int:
         sent = 0

@@ -33,6 +33,8 @@ class KafkaSettings(BaseSettings):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     db_retry_seconds: float = Field(default=2.0, gt=0, description="pause between retries while the DB is down")
+    publish_in_worker: bool = Field(
+        default=True, description="the worker sends the outbox itself; false when `eiso publisher` runs beside it")
 
     @field_validator("bootstrap")
     @classmethod

@@ -131,10 +131,13 @@ class CaseEventWorker:
         return self.stats
 
     def _idle_enough(self, idle_since: float, exit_when_idle: float) -> bool:
-        """Idle time counts once partitions are assigned: joining a group after a crashed member
-        can take a session timeout, and a worker must not give up before it got any partition."""
+        """Idle time counts once partitions are assigned and fetched from: joining a group after a
+        crashed member can take a session timeout, a new topic's leaders take a moment, and a
+        worker must not give up before it has seen whether there is anything to read."""
         idle = time.monotonic() - idle_since
-        if self.consumer.assignment():
+        assigned = self.consumer.assignment()
+        if assigned and all(self.consumer.highwater(tp) is not None for tp in assigned):
+            # assigned, and a fetch has answered for every partition: an empty poll now means no data
             if self._assigned_at is None:
                 self._assigned_at = time.monotonic()
             return time.monotonic() - max(idle_since, self._assigned_at) >= exit_when_idle
@@ -142,27 +145,30 @@ class CaseEventWorker:
         return idle >= exit_when_idle + self.settings.session_timeout_ms / 1000 * 2
 
     def _process(self, batch: dict[TopicPartition, list[Any]]) -> dict[TopicPartition, OffsetAndMetadata]:
-        done: dict[TopicPartition, OffsetAndMetadata] = {}
+        """Apply a poll's records, every partition's, in one transaction (order kept per partition)."""
+        owned = {tp: records for tp, records in batch.items() if tp not in self.revoked and records}
+        # a revoked partition is another member's now: it re-reads from the last commit
+        if not owned:
+            return {}
         try:
-            for tp, records in batch.items():
-                if tp in self.revoked:
-                    continue  # another member owns it now; it re-reads from the last commit
-                self._retrying(partial(self._apply_records, records, self.formats.get(tp.topic, "contract")))
-                done[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
-                self.stats.messages += len(records)
+            self._retrying(partial(self._apply_records, owned))
         except _StopRequested:
-            pass
-        return done
+            return {}
+        for records in owned.values():
+            self.stats.messages += len(records)
+        return {tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in owned.items()}
 
-    def _apply_records(self, records: list[Any], fmt: str) -> None:
-        """Decode a partition's records; apply the valid events in one transaction, keep the rest."""
+    def _apply_records(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        """Decode the records; apply the valid events in one transaction, dead-letter the rest."""
         events: list[Any] = []
-        for record in records:
-            value: bytes = record.value if record.value is not None else b""
-            try:
-                events.extend(self.decoder.decode(value, fmt))
-            except EventInvalid as err:
-                self._dead_letter(record, value, err)
+        for tp, records in batch.items():
+            fmt = self.formats.get(tp.topic, "contract")
+            for record in records:
+                value: bytes = record.value if record.value is not None else b""
+                try:
+                    events.extend(self.decoder.decode(value, fmt))
+                except EventInvalid as err:
+                    self._dead_letter(record, value, err)
         if not events:
             return
         try:
@@ -171,8 +177,9 @@ class CaseEventWorker:
             raise
         except Exception:  # an engine fault in the batch: find the event, one transaction each
             log.exception("batch of %d events failed; applying them one by one", len(events))
-            for record in records:
-                self._apply(record, fmt)
+            for tp, records in batch.items():
+                for record in records:
+                    self._apply(record, self.formats.get(tp.topic, "contract"))
             return
         for outcome in outcomes:
             self.stats.count(outcome.status)
@@ -251,6 +258,8 @@ class CaseEventWorker:
         self._lag_labels = current
 
     def _publish(self) -> None:
+        if not self.settings.publish_in_worker:
+            return  # `eiso publisher` sends the outbox
         try:
             self.publisher.publish_pending()
         except (OperationalError, DBAPIError) as err:

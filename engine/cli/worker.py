@@ -64,3 +64,38 @@ def _serve_metrics(app: App, port: int | None) -> WorkerMetrics | None:
     server, _ = serve(metrics.registry, port, settings.host)
     console.print(f"metrics on http://{settings.host}:{server.server_port}/metrics")
     return worker_metrics
+
+
+def publisher(
+    exit_when_idle: Annotated[float | None, typer.Option(
+        "--exit-when-idle", help="Stop after this many seconds with nothing to send (backfills, tests)")] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING")] = "INFO",
+) -> None:
+    """Send the outbox (acknowledgements, nonconformities, dead letters) to Kafka, beside workers that run
+    with EISO_KAFKA_PUBLISH_IN_WORKER=false; several publishers may run at once."""
+    from kafka import KafkaProducer
+
+    from connectors.publisher import OutboxPublisher
+    from connectors.settings import KafkaSettings
+    from engine.bootstrap import build
+    from engine.settings import EngineSettings, Settings
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    kafka = KafkaSettings()
+    app = build(Settings(engine=EngineSettings(outbox=True)))
+    producer = KafkaProducer(**kafka.client_config(), acks="all", linger_ms=5, retries=2147483647)
+    runner = OutboxPublisher(app.engine, producer, kafka.outbound_topic, kafka.dlq_topic, app.clock.now)
+
+    def _stop(signum: int, _frame: object) -> None:
+        errors.print(f"signal {signal.Signals(signum).name}: finishing the batch in hand")
+        runner.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        sent = runner.run(exit_when_idle=exit_when_idle, retry_seconds=kafka.db_retry_seconds)
+    finally:
+        producer.flush(timeout=30)
+        producer.close(timeout=30)
+    console.print(f"publisher stopped: {sent} message(s) sent")

@@ -133,3 +133,43 @@ def test_worker_on_a_sasl_plain_listener(postgres_database: str) -> None:
     stats = CaseEventWorker(app, secured).run(exit_when_idle=2)
     assert stats.messages == len(events)
     assert len(read_all(plain, secured.outbound_topic)) >= len(events)
+
+
+def test_a_separate_publisher_sends_what_the_worker_wrote(postgres_database: str) -> None:
+    """`eiso publisher` beside a worker that does not publish: every outbox row reaches its topic once."""
+    import os
+    import subprocess
+    import sys
+
+    from sqlalchemy import text
+
+    from tests.conftest import ROOT
+
+    events = simulated_events(40, seed=5)
+    lines = [json.dumps(e, ensure_ascii=False) for e in events] + ["{not json"]
+    settings = kafka_settings(unique_prefix("pub"), publish_in_worker=False)
+    create_topics(settings)
+    produce(settings, lines, keys=[e["case_id"] for e in events] + ["bad"])
+    app = make_app(postgres_database)
+    CaseEventWorker(app, settings).run(exit_when_idle=3)
+
+    def pending() -> int:
+        with app.engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL")).scalar_one())
+
+    written = pending()
+    assert written > len(events)  # an acknowledgement per event, nonconformities, one dead letter
+    assert read_all(settings, settings.outbound_topic, timeout_ms=1500) == []
+    env = {**os.environ, "EISO_DATABASE_URL": postgres_database, "EISO_KAFKA_BOOTSTRAP": settings.bootstrap,
+           "EISO_KAFKA_OUTBOUND_TOPIC": settings.outbound_topic, "EISO_KAFKA_DLQ_TOPIC": settings.dlq_topic}
+    done = subprocess.run([sys.executable, "-m", "engine.cli.app", "publisher", "--exit-when-idle", "2"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"{written} message(s) sent" in done.stdout
+    assert pending() == 0
+    outbound = read_all(settings, settings.outbound_topic, expected=written - 1)
+    dead = read_all(settings, settings.dlq_topic, expected=1)
+    assert len(outbound) == written - 1 and len(dead) == 1
+    answered = [json.loads(m.value)["event_id"] for m in outbound if json.loads(m.value)["message"] == "event_outcome"]
+    assert len(answered) == len(set(answered))  # once each; repeated deliveries are not answered again
+    assert set(answered) == {e["event_id"] for e in events} | {None}  # None: the refusal of the bad message
