@@ -98,6 +98,8 @@ class CaseEventWorker:
             ) -> WorkerStats:
         if self.app.service.outbox is None:
             raise RuntimeError("the worker needs the outbox: set EISO_OUTBOX=true or EISO_KAFKA_BOOTSTRAP")
+        for topic in self.formats:  # the topics' metadata first: a group formed without it assigns nothing
+            self.consumer.partitions_for_topic(topic)
         self.consumer.subscribe(sorted(self.formats), listener=_Rebalance(self))
         if self.metrics is not None:
             for topic in self.formats:  # a series at zero first, so that the first dead letter is an increase
