@@ -60,7 +60,8 @@ def make_calendar(settings: CalendarSettings) -> WorkingCalendar:
 def build(settings: Settings | None = None, clock: Clock | None = None, engine: Engine | None = None,
           migrate: bool = True) -> App:
     settings = settings or Settings()
-    engine = engine or make_engine(settings.database.url)
+    engine = engine or make_engine(settings.database.url, pool_size=settings.database.pool_size,
+                                   max_overflow=settings.database.max_overflow)
     if migrate:
         upgrade(engine)
     calendar = make_calendar(settings.calendar)

@@ -13,10 +13,10 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, Integer, bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from engine.core.events import CASE_RECEIVED, CaseEvent, EventInvalid, parse_event, parse_event_line
@@ -40,6 +40,25 @@ from engine.store.writes import Writes
 REFUSED_TABLE = RefusedEvent.__table__  # type: ignore[attr-defined]
 
 APPLIED, DUPLICATE, PARKED, REFUSED = "applied", "duplicate", "parked", "refused"
+
+# The watcher's queries: running clocks not yet flagged overdue, by due instant (indexes
+# ``ix_case_step_watch`` and ``ix_cases_watch``), so a pass costs what is due, not what is open.
+_STEP_WATCHED = (STEPS.c.running.is_(True), STEPS.c.overdue_flagged.is_(False))
+_CASE_WATCHED = (CASES.c.clock_running.is_(True), CASES.c.overdue_flagged.is_(False))
+# Read in batches, earliest due first: a bounded read that the planner costs as the small index
+# scan it is (unbounded, it reckons on every step with a past due, and PostgreSQL compiles it with JIT).
+WATCH_BATCH = 1000
+DUE_STEPS = (select(STEPS.c.case_id).where(*_STEP_WATCHED, STEPS.c.due_at < bindparam("at"))
+             .order_by(STEPS.c.due_at).limit(bindparam("batch", type_=Integer)))
+DUE_CASES = (select(CASES.c.case_id).where(*_CASE_WATCHED, CASES.c.due_at < bindparam("at"))
+             .order_by(CASES.c.due_at).limit(bindparam("batch", type_=Integer)))
+NEXT_STEP_DUE = (select(STEPS.c.due_at).where(*_STEP_WATCHED, STEPS.c.due_at >= bindparam("after"))
+                 .order_by(STEPS.c.due_at).limit(1))
+NEXT_CASE_DUE = (select(CASES.c.due_at).where(*_CASE_WATCHED, CASES.c.due_at >= bindparam("after"))
+                 .order_by(CASES.c.due_at).limit(1))
+# A step row whose overdue nonconformity is raised: the watcher no longer selects it.
+FLAG_STEPS = (STEPS.update().where(STEPS.c.case_id == bindparam("b_case_id"), STEPS.c.seq == bindparam("b_seq"),
+                                   STEPS.c.overdue_flagged.is_(False)).values(overdue_flagged=True))
 log = logging.getLogger("eiso.service")
 
 
@@ -91,6 +110,7 @@ class CaseService:
         self.clock = clock
         self.cache_size = cache_size
         self.snapshot_every = snapshot_every
+        self.watch_batch = WATCH_BATCH
         self._cache: OrderedDict[str, LiveCase] = OrderedDict()
 
     # -- entry points ------------------------------------------------------------------
@@ -141,15 +161,51 @@ class CaseService:
         """Raise what is overdue as of ``at`` (default now) for every open clock."""
         at = at or self.clock.now()
         result = WatchResult(at=at)
-        for case_id in self._due_cases(at):
-            records = self._tick(case_id, at)
-            result.cases += 1
-            result.nonconformities.extend(records)
-            if records:
-                self._notify([Outcome(APPLIED, None, case_id, "raised by the watcher",
-                                      nonconformities=tuple(records), event_type=WATCH_TICK,
-                                      agency=records[0].agency, procedure=records[0].procedure)])
-        return result
+        done: set[str] = set()
+        while True:
+            due, more = self._due_cases(at)
+            batch = [case_id for case_id in due if case_id not in done]
+            for case_id in batch:
+                records = self.watch_case(case_id, at)
+                result.cases += 1
+                result.nonconformities.extend(records)
+                done.add(case_id)
+            if not more or not batch:  # the last batch, or one that stays due whatever is done to it
+                return result
+
+    def watch_case(self, case_id: str, at: datetime, attempts: int = 3) -> list[Nonconformity]:
+        """Raise what is overdue as of ``at`` for one case (a watcher pass over that case alone).
+
+        A worker may apply an event to the case meanwhile: the tick is then read again and retried.
+        """
+        for attempt in range(attempts):
+            try:
+                records = self._tick(case_id, at)
+                break
+            except (StaleCase, IntegrityError):
+                self._cache.pop(case_id, None)
+                if attempt == attempts - 1:
+                    raise
+        if records:
+            self._notify([Outcome(APPLIED, None, case_id, "raised by the watcher",
+                                  nonconformities=tuple(records), event_type=WATCH_TICK,
+                                  agency=records[0].agency, procedure=records[0].procedure)])
+        return records
+
+    def next_due(self, after: datetime) -> datetime | None:
+        """The earliest due at or after ``after`` of a running step or case clock not yet flagged overdue.
+
+        Two index range scans (``ix_case_step_watch``, ``ix_cases_watch``), one row each.
+        """
+        with self.engine.connect() as conn:
+            step = conn.execute(NEXT_STEP_DUE, {"after": after}).scalar()
+            case = conn.execute(NEXT_CASE_DUE, {"after": after}).scalar()
+        found = [due for due in (step, case) if due is not None]
+        return min(found) if found else None
+
+    def pause_after_watch(self, result: WatchResult, interval: float) -> float:
+        """Seconds to wait before the next pass: until just after the next due, at most ``interval``."""
+        return pause_until(self.clock.now(), self.next_due(result.at), interval)
 
     # -- applying one event --------------------------------------------------------------
     def _apply(self, event: CaseEvent, parked_id: int | None = None, attempts: int = 3) -> Outcome:
@@ -183,6 +239,7 @@ class CaseService:
             with self.engine.begin() as conn:
                 writes = Writes(now=self.clock.now())
                 writes.prefetch_seen(conn, [e.event_id for e in events])
+                self._prefetch_cases(conn, writes, events)
                 for event in events:
                     live = touched.pop(event.case_id, None)
                     if live is None:
@@ -198,9 +255,22 @@ class CaseService:
             self._remember(live)
         self._notify(outcomes)
         for event, outcome in zip(events, outcomes, strict=True):
-            if outcome.status == APPLIED and event.type == CASE_RECEIVED:
+            if outcome.status == APPLIED and event.type == CASE_RECEIVED and event.case_id in writes.waiting:
                 self._apply_parked(PARKED_EVENTS.c.case_id == event.case_id)
         return outcomes
+
+    def _prefetch_cases(self, conn: Connection, writes: Writes, events: Sequence[CaseEvent]) -> None:
+        """Load the batch's cases that are not in memory together, and learn which have parked events."""
+        wanted: dict[str, None] = {}
+        receipts: dict[str, None] = {}
+        for event in events:
+            if writes.is_seen(event.event_id):
+                continue
+            if event.case_id not in self._cache:
+                wanted[event.case_id] = None
+            if event.type == CASE_RECEIVED:
+                receipts[event.case_id] = None
+        writes.prefetch_cases(conn, list(wanted), list(receipts), self.catalog, self.calendar)
 
     def _apply_in_transaction(self, event: CaseEvent, live: LiveCase | None, parked_id: int | None
                               ) -> tuple[Outcome, LiveCase | None]:
@@ -220,7 +290,9 @@ class CaseService:
             return Outcome(DUPLICATE, event.event_id, event.case_id, "event already received",
                            **_about(event)), live
         if live is None:
-            live = load_case(conn, event.case_id, self.catalog, self.calendar)
+            known, live = writes.prefetched_case(event.case_id)
+            if not known:
+                live = load_case(conn, event.case_id, self.catalog, self.calendar)
         if live is not None and event.agency != live.case.agency:
             reason = (f"event {event.event_id!r} names agency {event.agency!r} but case {event.case_id} belongs to "
                       f"agency {live.case.agency!r}")
@@ -240,6 +312,7 @@ class CaseService:
                           else f"procedure {event.procedure} is not deployed")
                 self._park(conn, event, reason, now, parked_id)
                 writes.seen.add(event.event_id)
+                writes.waiting.add(event.case_id)
                 if self.outbox is not None and parked_id is None:
                     writes.acks.append(self.outbox.ack_row(
                         event_id=event.event_id, case_id=event.case_id, status=PARKED, step=event.step,
@@ -289,15 +362,12 @@ class CaseService:
         return outcomes
 
     # -- the watcher ----------------------------------------------------------------------
-    def _due_cases(self, at: datetime) -> list[str]:
+    def _due_cases(self, at: datetime) -> tuple[list[str], bool]:
+        """Cases with a clock due before ``at`` (a batch), and whether more may follow."""
         with self.engine.connect() as conn:
-            steps = conn.execute(select(STEPS.c.case_id).where(
-                STEPS.c.running.is_(True), STEPS.c.overdue_flagged.is_(False), STEPS.c.due_at < at,
-            )).scalars().all()
-            cases = conn.execute(select(CASES.c.case_id).where(
-                CASES.c.clock_running.is_(True), CASES.c.overdue_flagged.is_(False), CASES.c.due_at < at,
-            )).scalars().all()
-        return sorted(set(steps) | set(cases))
+            steps = conn.execute(DUE_STEPS, {"at": at, "batch": self.watch_batch}).scalars().all()
+            cases = conn.execute(DUE_CASES, {"at": at, "batch": self.watch_batch}).scalars().all()
+        return sorted(set(steps) | set(cases)), self.watch_batch in (len(steps), len(cases))
 
     def _tick(self, case_id: str, at: datetime) -> list[Nonconformity]:
         live = self._cache.pop(case_id, None)
@@ -307,9 +377,14 @@ class CaseService:
             if live is None:
                 return []
             applied = live.handler.tick(at)
+            flagged = _flagged_running_steps(live)
             if not applied.nonconformities:
+                if flagged:  # raised earlier but the rows never said so: flag them, or every pass comes back
+                    conn.execute(FLAG_STEPS, [{"b_case_id": case_id, "b_seq": seq} for seq in flagged])
                 self._remember(live)
                 return []
+            for seq in flagged:  # the step rows are written again, with their flag
+                live.written_steps.pop(seq, None)
             writes = Writes(now=self.clock.now())
             index = writes.journal_row(event_id=f"watch:{case_id}:{at.isoformat()}", case_id=case_id,
                                        type_=WATCH_TICK, occurred_at=at, payload={"at": at.isoformat()}, notes=[])
@@ -338,6 +413,29 @@ class CaseService:
 
     def forget_cache(self) -> None:
         self._cache.clear()
+
+
+def _flagged_running_steps(live: LiveCase) -> list[int]:
+    """Running steps whose overdue nonconformity the case holds (the key ``step_rows`` flags them by).
+
+    The step rows are written when a step's own state changes; raising its overdue nonconformity
+    does not change it, so the watcher makes sure the row says so.
+    """
+    case = live.case
+    return [run.seq for run in case.steps
+            if run.clock is not None and run.clock.running and run.active
+            and f"{case.case_id}:step_timeliness:{run.seq}" in case.nonconformities]
+
+
+# A pass at ``at`` raises what fell due strictly before ``at``: wake just after the due instant.
+WAKE_AFTER_DUE = timedelta(milliseconds=5)
+
+
+def pause_until(now: datetime, next_due: datetime | None, interval: float) -> float:
+    """Seconds from ``now`` until just after ``next_due``, between 0 and ``interval``."""
+    if next_due is None:
+        return interval
+    return min(interval, max(0.0, (next_due + WAKE_AFTER_DUE - now).total_seconds()))
 
 
 def _storable(text: str | None) -> Any:

@@ -14,6 +14,8 @@ class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EISO_DATABASE_", extra="ignore")
 
     url: str = Field(default="sqlite:///.eiso/eiso.db", description="SQLAlchemy URL; SQLite file by default")
+    pool_size: int = Field(default=5, ge=1, description="PostgreSQL connections a process keeps open")
+    max_overflow: int = Field(default=10, ge=0, description="Extra connections opened under load, closed after use")
 
 
 class CalendarSettings(BaseSettings):

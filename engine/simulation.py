@@ -97,6 +97,11 @@ class Simulator:
                 stream.append(dict(event))  # the same event delivered twice (same event_id)
         return stream
 
+    def case_events(self, days: Sequence[date]) -> list[dict[str, Any]]:
+        """Every event of one case received on one of ``days``, in the order they occur (none left out)."""
+        events = self._simulate_case(list(days)).events
+        return sorted(events, key=lambda event: datetime.fromisoformat(event["occurred_at"]))
+
     # -- one case ------------------------------------------------------------------------
     def _simulate_case(self, working_days: list[date]) -> _Case:
         rng, cal, dev = self.rng, self.calendar, self.deviation

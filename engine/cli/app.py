@@ -27,6 +27,7 @@ app.command("report")(cases.report)
 app.command("simulate")(demo.simulate)
 app.command("demo")(demo.demo)
 app.command("worker")(worker.worker)
+app.command("publisher")(worker.publisher)
 app.command("serve")(api.serve)
 app.add_typer(api.users_app, name="users")
 app.add_typer(metrics.metrics_app, name="metrics")
@@ -56,7 +57,8 @@ def watch(
     once: Annotated[bool, typer.Option("--once", help="One pass, then exit")] = False,
     at: Annotated[str | None, typer.Option("--at", help="Evaluate as of this RFC 3339 time (default now)")] = None,
     output: Annotated[Format, typer.Option("--format")] = Format.table,
-    interval: Annotated[float | None, typer.Option("--interval", help="Seconds between passes")] = None,
+    interval: Annotated[float | None, typer.Option("--interval", help="Longest wait between passes, in seconds; "
+                                                  "a pass also runs just after each due instant")] = None,
 ) -> None:
     """Evaluate every open clock and raise what is overdue."""
     import time as _time
@@ -73,14 +75,16 @@ def watch(
                         "raised": rows})
         elif output is Format.csv:
             print_csv(rows, ["type", "case_id", "step", "due_at", "delay_working_hours"])
-        else:
+        elif once or when is not None or result.cases:  # a long-running watcher says nothing when nothing fell due
             errors.print(f"watch as of {eiso.calendar.local(result.at).isoformat()}: {result.cases} case(s) "
                          f"checked, {len(rows)} nonconformit{'y' if len(rows) == 1 else 'ies'} raised")
             if rows:
                 print_table(rows, ["type", "case_id", "step", "due_at", "delay_working_hours"])
         if once or when is not None:
             return
-        _time.sleep(interval or eiso.settings.engine.watch_interval_seconds)
+        # Until just after the next due instant (an indexed query), at most the interval: a step is
+        # raised within moments of its due, and steps made by other processes are seen within the interval.
+        _time.sleep(eiso.service.pause_after_watch(result, interval or eiso.settings.engine.watch_interval_seconds))
 
 
 @db_app.command("upgrade")

@@ -67,15 +67,13 @@ class CopyWriter:
         self._ensure_stage(conn)
         self._copy(conn, self.stage_name, rows)
         result = conn.execute(self.statement)
-        conn.exec_driver_sql(f"TRUNCATE {self.stage_name}")
+        conn.exec_driver_sql(f"DELETE FROM {self.stage_name}")  # no TRUNCATE: it would churn the catalog
         return int(result.rowcount)
 
     def _ensure_stage(self, conn: Connection) -> None:
-        info = conn.connection.info
-        staged: set[str] = info.setdefault("eiso_stages", set())
-        if self.stage_name not in staged:
-            conn.exec_driver_sql(self._stage_ddl)
-            staged.add(self.stage_name)
+        # Every time, not once per pooled connection: behind a transaction-pooling proxy (PgBouncer)
+        # the next transaction may run in another server session. A no-op when the table exists.
+        conn.exec_driver_sql(self._stage_ddl)
 
     def _copy(self, conn: Connection, table_name: str, rows: Sequence[dict[str, Any]]) -> None:
         columns, as_json = self.columns, self._json

@@ -200,7 +200,7 @@ def _rebuild(case_id: str, row: Any, snapshot: Any, entries: Sequence[Any], cata
     if handler is None:
         raise LookupError(f"case {case_id} has a row but no journal")
     live = LiveCase(handler, event_count=row.event_count, since_snapshot=len(entries))
-    live.written_steps = {run.seq: _step_tuple(run) for run in handler.case.steps}
+    live.written_steps = {run.seq: _step_tuple(handler.case, run) for run in handler.case.steps}
     return live
 
 
@@ -231,9 +231,15 @@ def case_values(case: Case) -> dict[str, Any]:
     }
 
 
-def _step_tuple(run: StepRun) -> tuple[Any, ...]:
+def _step_tuple(case: Case, run: StepRun) -> tuple[Any, ...]:
+    """What a step row shows, to write it again only when it changed (its overdue flag included)."""
     return (run.started_at, run.completed_at, run.skipped, run.abandoned, run.current_due(),
-            run.clock.running if run.clock else False, run.epoch, run.timeliness)
+            run.clock.running if run.clock else False, run.epoch, run.timeliness,
+            _step_flagged(case, run))
+
+
+def _step_flagged(case: Case, run: StepRun) -> bool:
+    return f"{case.case_id}:step_timeliness:{run.seq}" in case.nonconformities
 
 
 def step_rows(live: LiveCase) -> list[dict[str, Any]]:
@@ -242,7 +248,7 @@ def step_rows(live: LiveCase) -> list[dict[str, Any]]:
     definition = live.handler.definition
     rows = []
     for run in case.steps:
-        current = _step_tuple(run)
+        current = _step_tuple(case, run)
         if live.written_steps.get(run.seq) == current:
             continue
         step = definition.steps.get(run.step)
@@ -254,7 +260,7 @@ def step_rows(live: LiveCase) -> list[dict[str, Any]]:
             "activated_at": run.activated_at, "started_at": run.started_at, "due_at": run.current_due(),
             "completed_at": run.completed_at, "timeliness": run.timeliness, "delay_seconds": run.delay_seconds,
             "running": bool(run.clock and run.clock.running and run.active),
-            "overdue_flagged": f"{case.case_id}:step_timeliness:{run.seq}" in case.nonconformities,
+            "overdue_flagged": _step_flagged(case, run),
         })
         live.written_steps[run.seq] = current
     return rows

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str, echo: bool = False) -> Engine:
+def make_engine(url: str, echo: bool = False, pool_size: int = 5, max_overflow: int = 10) -> Engine:
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
@@ -20,7 +20,9 @@ def make_engine(url: str, echo: bool = False) -> Engine:
         return engine
     # No pre-ping (a round trip per transaction): a dead connection fails its transaction, the pool
     # drops it, and callers retry (the worker pauses and retries while the database is down).
-    return create_engine(url, echo=echo, pool_size=5, max_overflow=10)
+    # An API process serving N clients at once wants pool_size >= N: a connection beyond the pool
+    # is opened for one request and closed after it.
+    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

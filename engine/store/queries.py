@@ -25,14 +25,21 @@ class Presenter:
         return None if seconds is None else round(seconds / 3600, 2)
 
 
-def case_detail(engine: Engine, case_id: str, presenter: Presenter) -> dict[str, Any] | None:
-    with Session(engine) as session:
-        row = session.get(CaseRow, case_id)
-        if row is None:
-            return None
-        steps = session.exec(
-            select(CaseStepRow).where(CaseStepRow.case_id == case_id).order_by(col(CaseStepRow.seq))
-        ).all()
+def case_detail(source: Engine | Session, case_id: str, presenter: Presenter) -> dict[str, Any] | None:
+    """The control slip; ``source`` is an engine, or the caller's session (one connection per request)."""
+    if isinstance(source, Session):
+        return _case_detail(source, case_id, presenter)
+    with Session(source) as session:
+        return _case_detail(session, case_id, presenter)
+
+
+def _case_detail(session: Session, case_id: str, presenter: Presenter) -> dict[str, Any] | None:
+    row = session.get(CaseRow, case_id)
+    if row is None:
+        return None
+    steps = session.exec(
+        select(CaseStepRow).where(CaseStepRow.case_id == case_id).order_by(col(CaseStepRow.seq))
+    ).all()
     p = presenter
     return {
         "case_id": row.case_id,

@@ -58,6 +58,9 @@ class ProcedureVersion(SQLModel, table=True):
 
 class CaseRow(SQLModel, table=True):
     __tablename__ = "cases"
+    # PostgreSQL also has ix_cases_open_agency_due on (reverse(agency) text_pattern_ops, due_at) WHERE
+    # resolved_at IS NULL AND closed_at IS NULL (migration 0005; an expression index SQLite has no use for).
+    __table_args__ = (Index("ix_cases_watch", "clock_running", "overdue_flagged", "due_at"),)
 
     case_id: str = Field(primary_key=True, max_length=200)
     agency: str = Field(index=True, max_length=100)

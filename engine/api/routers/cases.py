@@ -168,10 +168,9 @@ def apology(case_id: CaseId, user: Reader, eiso: AppDep, session: SessionDep) ->
 
 @router.get("/{case_id:path}", response_model=ControlSlipPublic, responses=NOT_FOUND,
             summary="The process control slip: each step's unit, activation, due, handover and timeliness")
-def control_slip(case_id: CaseId, user: Reader, eiso: AppDep, session: SessionDep,
-                 presenter: PresenterDep) -> ControlSlipPublic:
+def control_slip(case_id: CaseId, user: Reader, session: SessionDep, presenter: PresenterDep) -> ControlSlipPublic:
     visible_case(session, user, case_id)
-    detail = case_detail(eiso.engine, case_id, presenter)
+    detail = case_detail(session, case_id, presenter)
     if detail is None:
         raise not_found(f"case {case_id!r}")
     return ControlSlipPublic.model_validate(detail)
