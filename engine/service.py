@@ -48,6 +48,7 @@ _CASE_WATCHED = (CASES.c.clock_running.is_(True), CASES.c.overdue_flagged.is_(Fa
 # Read in batches, earliest due first: a bounded read that the planner costs as the small index
 # scan it is (unbounded, it reckons on every step with a past due, and PostgreSQL compiles it with JIT).
 WATCH_BATCH = 1000
+PARKED_PAGE = 1000  # parked events read at a time when they are retried
 DUE_STEPS = (select(STEPS.c.case_id).where(*_STEP_WATCHED, STEPS.c.due_at < bindparam("at"))
              .order_by(STEPS.c.due_at).limit(bindparam("batch", type_=Integer)))
 DUE_CASES = (select(CASES.c.case_id).where(*_CASE_WATCHED, CASES.c.due_at < bindparam("at"))
@@ -347,19 +348,26 @@ class CaseService:
                                        "payload": event.to_dict(), "parked_at": now})
 
     def _apply_parked(self, condition: Any) -> list[Outcome]:
+        """Apply the parked events matching ``condition``, a page at a time (memory stays bounded
+        however many are parked), receipts first within a page; a receipt applied brings its case's
+        other parked events with it, wherever they are."""
         outcomes: list[Outcome] = []
-        with self.engine.connect() as conn:
-            parked = [(p.id, p.payload) for p in conn.execute(
-                select(PARKED_EVENTS.c.id, PARKED_EVENTS.c.payload).where(condition).order_by(PARKED_EVENTS.c.id)
-            ).all()]
-        received_first = sorted(parked, key=lambda item: item[1].get("type") != CASE_RECEIVED)
-        for parked_id, payload in received_first:
-            assert parked_id is not None
-            outcome = self._apply(parse_event(payload), parked_id=parked_id)
-            outcomes.append(outcome)
-            if outcome.status == APPLIED and payload.get("type") == CASE_RECEIVED:
-                outcomes.extend(self._apply_parked(PARKED_EVENTS.c.case_id == payload["case_id"]))
-        return outcomes
+        last = 0
+        while True:
+            with self.engine.connect() as conn:
+                page = [(p.id, p.payload) for p in conn.execute(
+                    select(PARKED_EVENTS.c.id, PARKED_EVENTS.c.payload)
+                    .where(condition, PARKED_EVENTS.c.id > last).order_by(PARKED_EVENTS.c.id).limit(PARKED_PAGE)
+                ).all()]
+            if not page:
+                return outcomes
+            last = page[-1][0]
+            for parked_id, payload in sorted(page, key=lambda item: item[1].get("type") != CASE_RECEIVED):
+                assert parked_id is not None
+                outcome = self._apply(parse_event(payload), parked_id=parked_id)
+                outcomes.append(outcome)
+                if outcome.status == APPLIED and payload.get("type") == CASE_RECEIVED:
+                    outcomes.extend(self._apply_parked(PARKED_EVENTS.c.case_id == payload["case_id"]))
 
     # -- the watcher ----------------------------------------------------------------------
     def _due_cases(self, at: datetime) -> tuple[list[str], bool]:

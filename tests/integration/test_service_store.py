@@ -16,6 +16,7 @@ from engine.settings import DatabaseSettings, EngineSettings, Settings
 from engine.simulation import Deviation, Simulator
 from engine.store.queries import Presenter, case_detail, nonconformity_list
 from engine.store.tables import CaseSnapshot, JournalEntry, RefusedEvent
+from engine.store.tables import ParkedEvent as ParkedEventRow
 from tests.conftest import BUNDLED, FIXTURES
 from tests.unit.engine_harness import at
 
@@ -81,6 +82,30 @@ def test_undeployed_procedure_is_parked_until_deployed(app: App) -> None:
     outcomes = app.service.retry_parked("9.000001")
     assert [o.status for o in outcomes] == ["applied"]
     assert case_detail(app.engine, "C-1", Presenter(app.calendar)) is not None
+
+
+def test_parked_events_are_retried_a_page_at_a_time(app: App, monkeypatch: Any) -> None:
+    """Pages of two: a case's steps parked before its receipt (a later page) are still all applied."""
+    import engine.service
+
+    monkeypatch.setattr(engine.service, "PARKED_PAGE", 2)
+    events = []
+    for n in range(3):
+        case = f"C-{n}"
+        events += [ev(f"s{n}", "step.completed", "2026-03-02 09:00", "receive", case_id=case),
+                   ev(f"t{n}", "step.completed", "2026-03-06 14:00", "appraise", case_id=case),
+                   ev(f"r{n}", "case.received", "2026-03-02 08:00", case_id=case)]
+    assert {app.service.ingest_object(e, "test").status for e in events} == {"parked"}  # not deployed yet
+    deploy(app)
+    outcomes = app.service.retry_parked("9.000001")
+    assert sorted(o.event_id for o in outcomes if o.status == "applied") == sorted(e["event_id"] for e in events)
+    with Session(app.engine) as session:
+        assert session.exec(select(ParkedEventRow)).all() == []
+    for n in range(3):
+        detail = case_detail(app.engine, f"C-{n}", Presenter(app.calendar))
+        assert detail is not None
+        assert [s["completed_at"] for s in detail["steps"][:2]] == ["2026-03-02T09:00:00+07:00",
+                                                                     "2026-03-06T14:00:00+07:00"]
 
 
 def test_invalid_events_are_kept_with_their_problems(app: App) -> None:
