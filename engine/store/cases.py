@@ -122,9 +122,7 @@ class Upserts:
 
     def __init__(self, dialect_name: str):
         insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-        self.steps = self._upsert(insert, STEPS)
-        self.nonconformities = self._upsert(insert, NCS)
-        self.snapshot = self._upsert(insert, SNAPSHOTS)
+        self.by_table = {table.name: self._upsert(insert, table) for table in (STEPS, NCS, SNAPSHOTS)}
 
     @staticmethod
     def _upsert(insert: Any, table: Table) -> Any:

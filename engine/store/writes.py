@@ -51,8 +51,7 @@ class Writes:
     acks: list[dict[str, Any]] = field(default_factory=list)
     nc_messages: dict[str, None] = field(default_factory=dict)
     parked_deletes: list[int] = field(default_factory=list)
-    prefetched_cases: dict[str, LiveCase] | None = None
-    prefetched_ids: set[str] = field(default_factory=set)
+    prefetched_cases: dict[str, LiveCase | None] = field(default_factory=dict)  # None: no row
     waiting: set[str] = field(default_factory=set)
 
     # -- staging ------------------------------------------------------------------------------
@@ -68,18 +67,17 @@ class Writes:
     def prefetch_cases(self, conn: Connection, case_ids: list[str], receipts: list[str], catalog: Any,
                        calendar: Any) -> None:
         """The batch's cases not in memory, loaded together, and which received cases have parked events."""
-        self.prefetched_cases = load_cases(conn, case_ids, catalog, calendar)
-        self.prefetched_ids = set(case_ids)
+        found = load_cases(conn, case_ids, catalog, calendar)
+        self.prefetched_cases = {case_id: found.get(case_id) for case_id in case_ids}
         for start in range(0, len(receipts), 1000):
             chunk = receipts[start:start + 1000]
             self.waiting.update(conn.execute(select(PARKED.c.case_id).where(PARKED.c.case_id.in_(chunk))).scalars())
 
     def prefetched_case(self, case_id: str) -> tuple[bool, LiveCase | None]:
         """(True, the case or None when it has no row) when the batch's prefetch answered; (False, None) if not."""
-        if self.prefetched_cases is None or case_id not in self.prefetched_ids:
+        if case_id not in self.prefetched_cases:
             return False, None
-        self.prefetched_ids.discard(case_id)
-        return True, self.prefetched_cases.pop(case_id, None)
+        return True, self.prefetched_cases.pop(case_id)
 
     def is_seen(self, event_id: str) -> bool | None:
         """True or False when known without asking the database; None when it must be asked."""
@@ -129,27 +127,26 @@ class Writes:
 
     # -- flushing -------------------------------------------------------------------------------
     def flush(self, conn: Connection, outbox: Outbox | None) -> None:
-        if conn.dialect.name == "postgresql" and len(self.journal) >= _COPY_FROM:
-            _flush_by_copy(self, conn, outbox)
-            return
-        seqs: list[int] = []
-        if self.journal:
-            seqs = list(conn.execute(INSERT_JOURNAL_MANY, self.journal).scalars())
+        """Write the staged rows, one statement per table: by COPY on PostgreSQL for a batch
+        (``engine.store.bulk``), by multi-row VALUES otherwise; the same rows and checks either way."""
+        by_copy = conn.dialect.name == "postgresql" and len(self.journal) >= _COPY_FROM
+        sink: _CopySink | _ValuesSink = _CopySink(conn) if by_copy else _ValuesSink(conn, outbox)
+        seqs = sink.journal(self.journal) if self.journal else []
         if self.case_inserts:
-            conn.execute(INSERT_CASE, [_resolve(row, seqs) for row in self.case_inserts.values()])
+            sink.write(CASES, [_resolve(row, seqs) for row in self.case_inserts.values()])
         if self.case_updates:
-            result = conn.execute(UPDATE_CASE, [_resolve(row, seqs) for row in self.case_updates.values()])
-            if result.rowcount != len(self.case_updates):
+            rows = [_resolve(row, seqs) for row in self.case_updates.values()]
+            if sink.write(CASES, rows, "update") != len(rows):
                 raise StaleCase(", ".join(self.case_updates))
-        up = upserts(conn)
         if self.steps:
-            conn.execute(up.steps, list(self.steps.values()))
+            sink.write(STEPS, list(self.steps.values()), "upsert")
         if self.nonconformities:
-            conn.execute(up.nonconformities, list(self.nonconformities.values()))
+            sink.write(NCS, list(self.nonconformities.values()), "upsert")
         if self.snapshots:
-            conn.execute(up.snapshot, [_resolve(row, seqs) for row in self.snapshots.values()])
+            sink.write(SNAPSHOTS, [_resolve(row, seqs) for row in self.snapshots.values()], "upsert")
         if outbox is not None:
-            outbox.insert(conn, self.acks)
+            if self.acks:
+                sink.write(OUTBOX, self.acks, "ignore")
             outbox.nonconformities(conn, list(self.nc_messages), self.now)
         if self.parked_deletes:
             conn.execute(delete(PARKED).where(PARKED.c.id.in_(self.parked_deletes)))
@@ -164,33 +161,43 @@ def _resolve(row: dict[str, Any], seqs: list[int]) -> dict[str, Any]:
 _COPY_FROM = 20  # below this many events a batch's VALUES statements are as quick as COPY
 
 
-def _flush_by_copy(writes: Writes, conn: Connection, outbox: Outbox | None) -> None:
-    """PostgreSQL: the batch's rows by COPY (``engine.store.bulk``), same rows and checks as ``flush``."""
-    seqs = next_sequence_values(conn, "journal", "seq", len(writes.journal))
-    journal = [{**row, "seq": seq} for row, seq in zip(writes.journal, seqs, strict=True)]
-    _writer(JOURNAL, journal).write(conn, journal)
-    if writes.case_inserts:
-        rows = [_resolve(row, seqs) for row in writes.case_inserts.values()]
-        _writer(CASES, rows).write(conn, rows)
-    if writes.case_updates:
-        rows = [_resolve(row, seqs) for row in writes.case_updates.values()]
-        if _writer(CASES, rows, "update").write(conn, rows) != len(rows):
-            raise StaleCase(", ".join(writes.case_updates))
-    if writes.steps:
-        rows = list(writes.steps.values())
-        _writer(STEPS, rows, "upsert").write(conn, rows)
-    if writes.nonconformities:
-        rows = list(writes.nonconformities.values())
-        _writer(NCS, rows, "upsert").write(conn, rows)
-    if writes.snapshots:
-        rows = [_resolve(row, seqs) for row in writes.snapshots.values()]
-        _writer(SNAPSHOTS, rows, "upsert").write(conn, rows)
-    if outbox is not None:
-        if writes.acks:
-            _writer(OUTBOX, writes.acks, "ignore").write(conn, writes.acks)
-        outbox.nonconformities(conn, list(writes.nc_messages), writes.now)
-    if writes.parked_deletes:
-        conn.execute(delete(PARKED).where(PARKED.c.id.in_(writes.parked_deletes)))
+class _ValuesSink:
+    """Multi-row INSERT/UPDATE statements (SQLite, and small transactions on PostgreSQL)."""
+
+    def __init__(self, conn: Connection, outbox: Outbox | None):
+        self.conn = conn
+        self.outbox = outbox
+
+    def journal(self, rows: list[dict[str, Any]]) -> list[int]:
+        return list(self.conn.execute(INSERT_JOURNAL_MANY, rows).scalars())
+
+    def write(self, table: Table, rows: list[dict[str, Any]], merge: str | None = None) -> int:
+        if merge == "ignore":
+            assert self.outbox is not None
+            self.outbox.insert(self.conn, rows)
+            return len(rows)
+        if merge == "upsert":
+            statement = upserts(self.conn).by_table[table.name]
+        else:
+            assert table is CASES
+            statement = UPDATE_CASE if merge == "update" else INSERT_CASE
+        return int(self.conn.execute(statement, rows).rowcount)
+
+
+class _CopySink:
+    """PostgreSQL COPY (``engine.store.bulk``); journal sequence numbers drawn beforehand."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def journal(self, rows: list[dict[str, Any]]) -> list[int]:
+        seqs = next_sequence_values(self.conn, "journal", "seq", len(rows))
+        numbered = [{**row, "seq": seq} for row, seq in zip(rows, seqs, strict=True)]
+        _writer(JOURNAL, numbered).write(self.conn, numbered)
+        return seqs
+
+    def write(self, table: Table, rows: list[dict[str, Any]], merge: str | None = None) -> int:
+        return _writer(table, rows, merge).write(self.conn, rows)
 
 
 _WRITERS: dict[tuple[str, tuple[str, ...], str | None], CopyWriter] = {}
