@@ -35,12 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import Table, create_engine, select, text
+from sqlalchemy import Table, create_engine, select
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.kafka_throughput import fresh_database, machine  # noqa: E402
+from bench.kafka_throughput import drop_database, fresh_database, machine  # noqa: E402
 from engine.bootstrap import App, build  # noqa: E402
 from engine.core.clock import ManualClock  # noqa: E402
 from engine.core.events import parse_event  # noqa: E402
@@ -462,14 +462,6 @@ def run(cases: int, url: str | None = None, keep: bool = False, check: bool = Tr
         if not keep:
             drop_database(target)
     return info, problems
-
-
-def drop_database(url: str) -> None:
-    base, name = url.rsplit("/", 1)
-    admin = create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def main() -> None:

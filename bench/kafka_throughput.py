@@ -101,7 +101,7 @@ def measure(base: str, bootstrap: str, cases: int, seed: int = 1, batch: int = 5
     sample = events[:naive_events]
     naive_url = fresh_database(base)
     naive = len(sample) / naive_store(reference, naive_url, sample)
-    drop_database(base, naive_url)
+    drop_database(naive_url)
     worker = run_worker(base, bootstrap, stream, batch, separate_publisher=False)[0]
     split, drained = run_worker(base, bootstrap, stream, batch, separate_publisher=True)
     return Throughput(len(events), ceiling, engine, naive, worker, split, drained)
@@ -149,7 +149,7 @@ def run_worker(base: str, bootstrap: str, stream: list[dict[str, Any]], batch: i
     app.engine.dispose()
     admin.delete_topics(list(topics))
     admin.close()
-    drop_database(base, url)
+    drop_database(url)
     return len(stream) / applied_in, len(stream) / drained_in
 
 
@@ -175,10 +175,12 @@ def _pending(app: Any) -> int:
         return int(conn.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL")).scalar() or 0)
 
 
-def drop_database(base: str, url: str) -> None:
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+def drop_database(url: str) -> None:
+    """Drop a database made by ``fresh_database`` (connections to it are ended)."""
+    base, name = url.rsplit("/", 1)
+    admin = create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 

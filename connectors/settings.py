@@ -50,6 +50,10 @@ class KafkaSettings(BaseSettings):
             formats[self.portal_topic] = "portal"
         return formats
 
+    def producer_config(self) -> dict[str, Any]:
+        """The outbox producer's options: every message acknowledged by all replicas, retried without end."""
+        return {**self.client_config(), "acks": "all", "linger_ms": 5, "retries": 2147483647}
+
     def client_config(self) -> dict[str, Any]:
         """Connection options shared by consumer, producer and admin client (kafka-python names)."""
         config: dict[str, Any] = {

@@ -72,8 +72,7 @@ class CaseEventWorker:
         if "portal" in self.formats.values():
             self.decoder.check_portal_mapping()
         self.consumer = consumer or self._consumer()
-        self.producer = producer or KafkaProducer(**settings.client_config(), acks="all", linger_ms=5,
-                                                  retries=2147483647)
+        self.producer = producer or KafkaProducer(**settings.producer_config())
         self.publisher = OutboxPublisher(app.engine, self.producer, settings.outbound_topic, settings.dlq_topic,
                                          app.clock.now)
         self.stats = WorkerStats()

@@ -84,7 +84,7 @@ def publisher(
     logging.getLogger("kafka").setLevel(logging.WARNING)
     kafka = KafkaSettings()
     app = build(Settings(engine=EngineSettings(outbox=True)))
-    producer = KafkaProducer(**kafka.client_config(), acks="all", linger_ms=5, retries=2147483647)
+    producer = KafkaProducer(**kafka.producer_config())
     runner = OutboxPublisher(app.engine, producer, kafka.outbound_topic, kafka.dlq_topic, app.clock.now)
 
     def _stop(signum: int, _frame: object) -> None:
