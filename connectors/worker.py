@@ -3,8 +3,13 @@
 At-least-once delivery plus idempotent apply: every event is applied and its id journaled in
 one database transaction; the partition offsets are committed to Kafka only after those
 transactions. A message that cannot be decoded goes to the dead-letter topic (through the
-outbox, in the transaction that records it) and the partition moves on. While the database
-is down the worker pauses its partitions, keeps its group membership and retries.
+outbox, in the transaction that records it) and the partition moves on.
+
+Nothing polled is dropped. While the database is down the worker keeps its group membership
+without consuming: every partition it holds is paused, also those a rebalance assigns during the
+outage, and records a poll returns anyway are sought back to. A revoked partition's records in
+hand are forgotten, never applied later: a partition new to the worker starts from the group's
+committed offset, and one it keeps across the rebalance is sought back to its first forgotten record.
 """
 
 from __future__ import annotations
@@ -13,12 +18,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from connectors.decoding import Decoder
@@ -26,6 +31,7 @@ from connectors.publisher import OutboxPublisher
 from connectors.settings import KafkaSettings
 from engine.bootstrap import App
 from engine.core.events import EventInvalid
+from engine.service import CaseBusy
 from engine.store.outbox import DeadLetter
 from monitoring.metrics import WorkerMetrics
 
@@ -45,16 +51,26 @@ class WorkerStats:
 
 
 class _Rebalance(ConsumerRebalanceListener):
+    """Runs on the consumer's IO thread inside ``poll()``: it only changes local state (no I/O)."""
+
     def __init__(self, worker: CaseEventWorker):
         self.worker = worker
 
     def on_partitions_revoked(self, revoked: Any) -> None:
-        self.worker.revoked.update(revoked)
-        log.info("partitions revoked: %s", sorted(f"{tp.topic}:{tp.partition}" for tp in revoked))
+        self.worker.forget(revoked, kept=True)
+        log.info("partitions revoked: %s", _names(revoked))
+
+    def on_partitions_lost(self, lost: Any) -> None:
+        self.worker.forget(lost, kept=False)
+        log.info("partitions lost: %s", _names(lost))
 
     def on_partitions_assigned(self, assigned: Any) -> None:
-        self.worker.revoked.difference_update(assigned)
-        log.info("partitions assigned: %s", sorted(f"{tp.topic}:{tp.partition}" for tp in assigned))
+        self.worker.take(assigned)
+        log.info("partitions assigned: %s", _names(assigned))
+
+
+def _names(partitions: Any) -> list[str]:
+    return sorted(f"{tp.topic}:{tp.partition}" for tp in partitions)
 
 
 class _StopRequested(Exception):
@@ -76,7 +92,9 @@ class CaseEventWorker:
         self.publisher = OutboxPublisher(app.engine, self.producer, settings.outbound_topic, settings.dlq_topic,
                                          app.clock.now)
         self.stats = WorkerStats()
-        self.revoked: set[TopicPartition] = set()
+        self.in_flight: dict[TopicPartition, list[Any]] = {}  # polled, not yet applied
+        self.rewind: dict[TopicPartition, int] = {}  # first forgotten offset of a revoked partition
+        self.outage = False
         self._stopping = False
         self._assigned_at: float | None = None
         self._lag_labels: set[tuple[str, str]] = set()
@@ -145,19 +163,53 @@ class CaseEventWorker:
         self._assigned_at = None
         return idle >= exit_when_idle + self.settings.session_timeout_ms / 1000 * 2
 
+    def forget(self, revoked: Any, kept: bool) -> None:
+        """A revoked partition's records in hand are never applied here: its next owner reads them, and
+        applying them too could apply a later event before an earlier one. When the consumer ``kept``
+        its fetch positions (a plain rebalance, not a lost membership), note where to seek back to
+        should the partition come back to this worker with its position past them."""
+        for tp in revoked:
+            records = self.in_flight.pop(tp, None)
+            if not kept:
+                self.rewind.pop(tp, None)
+            elif records and tp not in self.rewind:
+                self.rewind[tp] = records[0].offset
+
+    def take(self, assigned: Any) -> None:
+        """Runs inside the rebalance (no I/O): a partition kept across it goes back to its first
+        forgotten record; one new to this worker starts from the group's committed offset (the
+        consumer fetches it, nothing here overrides that). During a database outage every one is paused."""
+        partitions = list(assigned)
+        for tp in partitions:
+            offset = self.rewind.pop(tp, None)
+            if offset is not None:
+                self.consumer.seek(tp, offset)
+        self.rewind.clear()  # the others are another member's now: when they come back, from the commit
+        if self.outage and partitions:
+            self.consumer.pause(*partitions)
+
     def _process(self, batch: dict[TopicPartition, list[Any]]) -> dict[TopicPartition, OffsetAndMetadata]:
         """Apply a poll's records, every partition's, in one transaction (order kept per partition)."""
-        owned = {tp: records for tp, records in batch.items() if tp not in self.revoked and records}
-        # a revoked partition is another member's now: it re-reads from the last commit
-        if not owned:
+        self.in_flight = {tp: records for tp, records in batch.items() if records}
+        if not self.in_flight:
             return {}
         try:
-            self._retrying(partial(self._apply_records, owned))
+            self._retrying(self._apply_in_flight)
         except _StopRequested:
+            self.in_flight = {}
             return {}
-        for records in owned.values():
+        applied, self.in_flight = self.in_flight, {}
+        for records in applied.values():
             self.stats.messages += len(records)
-        return {tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in owned.items()}
+        return {tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in applied.items()}
+
+    def _apply_in_flight(self) -> None:
+        """The records still ours at this attempt: a rebalance during a retry may have taken some."""
+        if self.in_flight:
+            self._apply_records(dict(self.in_flight))
+            return
+        with self.app.engine.connect() as conn:  # all revoked: still wait for the database before resuming
+            conn.execute(text("SELECT 1"))
 
     def _apply_records(self, batch: dict[TopicPartition, list[Any]]) -> None:
         """Decode the records; apply the valid events in one transaction, dead-letter the rest."""
@@ -174,7 +226,7 @@ class CaseEventWorker:
             return
         try:
             outcomes = self.app.service.ingest_batch(events)
-        except (OperationalError, DBAPIError):
+        except (OperationalError, DBAPIError, CaseBusy):
             raise
         except Exception:  # an engine fault in the batch: find the event, one transaction each
             log.exception("batch of %d events failed; applying them one by one", len(events))
@@ -186,8 +238,7 @@ class CaseEventWorker:
             self.stats.count(outcome.status)
 
     def _retrying(self, work: Callable[[], None]) -> None:
-        """Run ``work``; while the database is down, pause the partitions, keep the membership, retry."""
-        paused = False
+        """Run ``work``; while the database is down, pause every partition held, keep the membership, retry."""
         while True:
             try:
                 work()
@@ -199,14 +250,35 @@ class CaseEventWorker:
                 log.warning("database unavailable (%s); pausing and retrying in %.1f s",
                             str(getattr(err, "orig", err)).strip().splitlines()[0][:200],
                             self.settings.db_retry_seconds)
-                if not paused:
-                    self.consumer.pause(*self.consumer.assignment())
-                    paused = True
-                self.consumer.poll(timeout_ms=int(self.settings.db_retry_seconds * 1000))  # keeps membership
+                self.outage = True
+                self._pause_all()
+                # polling keeps the membership; a rebalance in it revokes (forget) and assigns (take)
+                self._hold_back(self.consumer.poll(timeout_ms=int(self.settings.db_retry_seconds * 1000)))
                 if self._stopping:
                     raise _StopRequested from None
-        if paused:
-            self.consumer.resume(*self.consumer.paused())
+            except CaseBusy as err:  # other writers (API, watcher) kept changing a case: a race, not bad data
+                log.warning("%s; retrying the batch (applied events answer duplicate)", err)
+                self.stats.database_retries += 1
+                time.sleep(min(1.0, self.settings.db_retry_seconds))
+                if self._stopping:
+                    raise _StopRequested from None
+        if self.outage:
+            self.outage = False
+            self.consumer.resume(*self.consumer.assignment())
+
+    def _pause_all(self) -> None:
+        assigned = self.consumer.assignment()
+        if assigned:
+            self.consumer.pause(*assigned)
+
+    def _hold_back(self, polled: dict[TopicPartition, list[Any]]) -> None:
+        """Records a poll returned during the outage are not ours to drop: fetch them again later."""
+        for tp, records in polled.items():
+            if records and tp in self.consumer.assignment():
+                self.consumer.seek(tp, records[0].offset)
+                self.consumer.pause(tp)
+                log.warning("%d record(s) of %s:%s polled during the outage: sought back to offset %d",
+                            len(records), tp.topic, tp.partition, records[0].offset)
 
     def _dead_letter(self, record: Any, value: bytes, err: EventInvalid) -> None:
         source = f"{record.topic}:{record.partition}:{record.offset}"
@@ -229,7 +301,7 @@ class CaseEventWorker:
         for event in events:
             try:
                 outcome = self.app.service.ingest(event)
-            except (OperationalError, DBAPIError):
+            except (OperationalError, DBAPIError, CaseBusy):
                 raise
             except Exception as err:  # an engine fault must not stop the partition: keep and report it
                 log.exception("event %s from %s could not be applied", event.event_id, source)
@@ -269,7 +341,8 @@ class CaseEventWorker:
             log.warning("outbox not published: %s", err)
 
     def _commit(self, done: dict[TopicPartition, OffsetAndMetadata]) -> None:
-        offsets = {tp: om for tp, om in done.items() if tp not in self.revoked}
+        assigned = self.consumer.assignment()
+        offsets = {tp: om for tp, om in done.items() if tp in assigned}
         if not offsets:
             return
         try:

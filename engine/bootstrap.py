@@ -17,7 +17,7 @@ from engine.core.clock import SystemClock
 from engine.service import CaseService, Clock
 from engine.settings import CalendarSettings, Settings
 from engine.store.catalog import ProcedureCatalog
-from engine.store.database import make_engine, upgrade
+from engine.store.database import make_engine, prepare
 from engine.store.outbox import Outbox
 from engine.store.queries import Presenter
 
@@ -63,7 +63,7 @@ def build(settings: Settings | None = None, clock: Clock | None = None, engine: 
     engine = engine or make_engine(settings.database.url, pool_size=settings.database.pool_size,
                                    max_overflow=settings.database.max_overflow)
     if migrate:
-        upgrade(engine)
+        prepare(engine, settings.database)  # migrates, or only checks when another role migrates
     calendar = make_calendar(settings.calendar)
     catalog = ProcedureCatalog(engine)
     clock = clock or SystemClock()

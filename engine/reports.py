@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from engine.core.agency import EVERY_AGENCY
 from engine.core.nonconformities import NONCONFORMITY_TYPES
 from engine.store.catalog import ProcedureCatalog
 from engine.store.tables import CaseRow, CaseStepRow, NonconformityRow
@@ -142,8 +143,9 @@ def _step_rows(steps: list[CaseStepRow], catalog: ProcedureCatalog, calendar: An
 
 def _allowances(catalog: ProcedureCatalog) -> dict[tuple[str, str], int | None]:
     out: dict[tuple[str, str], int | None] = {}
-    for version in catalog.versions():
-        definition = catalog.get(version.code, version.version).definition
+    # Every-agency versions last, so that a procedure's allowance is the one all agencies follow by default.
+    for version in sorted(catalog.versions(), key=lambda v: (v.code, v.scope == EVERY_AGENCY, v.version)):
+        definition = catalog.get(version.code, version.version, version.scope).definition
         for step in definition.steps.values():
             out[(version.code, step.step_id)] = step.allowance_seconds
     return out

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, Integer, bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from engine.core.calendar import WorkingTimeOutOfRange
 from engine.core.events import CASE_RECEIVED, CaseEvent, EventInvalid, parse_event, parse_event_line
 from engine.core.handling import CaseHandler, Timing
 from engine.core.nonconformities import Nonconformity
@@ -28,8 +31,8 @@ from engine.store.cases import (
     WATCH_TICK,
     LiveCase,
     StaleCase,
-    event_seen,
     load_case,
+    recorded_fingerprint,
 )
 from engine.store.cases import PARKED as PARKED_EVENTS
 from engine.store.catalog import ProcedureCatalog
@@ -40,6 +43,15 @@ from engine.store.writes import Writes
 REFUSED_TABLE = RefusedEvent.__table__  # type: ignore[attr-defined]
 
 APPLIED, DUPLICATE, PARKED, REFUSED = "applied", "duplicate", "parked", "refused"
+# An event id already recorded for another event: the second is refused, never applied, and kept.
+# The reason says nothing of the first event (it may be another agency's).
+CONFLICT_REASON = ("event id {event_id!r} was already used for a different event; this event is refused "
+                   "and kept (event id conflict): send it under an id of its own")
+# Another writer (a second API process, the worker) applying to the same case at once: the event is
+# applied again on the case as re-read, a bounded number of times, with a short random pause.
+APPLY_ATTEMPTS = 12
+RETRY_PAUSE_SECONDS = 0.005
+RETRY_PAUSE_MAX_SECONDS = 0.25
 
 # The watcher's queries: running clocks not yet flagged overdue, by due instant (indexes
 # ``ix_case_step_watch`` and ``ix_cases_watch``), so a pass costs what is due, not what is open.
@@ -81,6 +93,7 @@ class Outcome:
     agency: str | None = None
     procedure: str | None = None
     timings: tuple[Timing, ...] = ()
+    conflict: bool = False  # refused because its event id was already used for a different event
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,11 +106,22 @@ class Outcome:
         }
 
 
+class CaseBusy(Exception):
+    """Other writers kept changing the case while this event was applied: nothing was written; send it again."""
+
+    def __init__(self, case_id: str, event_id: str, attempts: int):
+        super().__init__(f"case {case_id} is being changed by another writer; event {event_id!r} was not applied "
+                         f"after {attempts} attempts: send it again")
+        self.case_id = case_id
+        self.event_id = event_id
+
+
 @dataclass
 class WatchResult:
     at: datetime
     cases: int = 0
     nonconformities: list[Nonconformity] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (case id, reason): skipped, tried next pass
 
 
 class CaseService:
@@ -112,6 +136,7 @@ class CaseService:
         self.cache_size = cache_size
         self.snapshot_every = snapshot_every
         self.watch_batch = WATCH_BATCH
+        self.apply_attempts = APPLY_ATTEMPTS
         self._cache: OrderedDict[str, LiveCase] = OrderedDict()
 
     # -- entry points ------------------------------------------------------------------
@@ -136,10 +161,14 @@ class CaseService:
             self._apply_parked(PARKED_EVENTS.c.case_id == event.case_id)
         return outcome
 
-    def refuse(self, raw: str, err: EventInvalid, source: str, letter: DeadLetter | None = None) -> Outcome:
-        """Keep an invalid event with its problems (and, from Kafka, send it to the dead-letter topic)."""
+    def refuse(self, raw: str, err: EventInvalid, source: str, letter: DeadLetter | None = None,
+               parked_id: int | None = None) -> Outcome:
+        """Keep an invalid event with its problems (and, from Kafka, send it to the dead-letter topic;
+        from the parked events, take it out of them in the same transaction)."""
         now = self.clock.now()
         with self.engine.begin() as conn:
+            if parked_id is not None:
+                conn.execute(PARKED_EVENTS.delete().where(PARKED_EVENTS.c.id == parked_id))
             conn.execute(REFUSED_TABLE.insert(), {
                 "event_id": _storable(err.event_id), "source": _storable(source)[:500],
                 "raw": _storable(raw)[:100_000], "problems": _storable("; ".join(err.problems)), "refused_at": now,
@@ -167,10 +196,18 @@ class CaseService:
             due, more = self._due_cases(at)
             batch = [case_id for case_id in due if case_id not in done]
             for case_id in batch:
-                records = self.watch_case(case_id, at)
+                done.add(case_id)
+                try:
+                    records = self.watch_case(case_id, at)
+                except OperationalError:
+                    raise  # the database, not this case: the caller retries the pass
+                except Exception as err:  # one case's fault must not stop the watch of the others
+                    # Reported by the caller from ``result.failed``; the traceback only for debugging.
+                    log.debug("watch: case %r skipped this pass", case_id, exc_info=True)
+                    result.failed.append((case_id, f"{type(err).__name__}: {err}"))
+                    continue
                 result.cases += 1
                 result.nonconformities.extend(records)
-                done.add(case_id)
             if not more or not batch:  # the last batch, or one that stays due whatever is done to it
                 return result
 
@@ -209,14 +246,23 @@ class CaseService:
         return pause_until(self.clock.now(), self.next_due(result.at), interval)
 
     # -- applying one event --------------------------------------------------------------
-    def _apply(self, event: CaseEvent, parked_id: int | None = None, attempts: int = 3) -> Outcome:
+    def _apply(self, event: CaseEvent, parked_id: int | None = None) -> Outcome:
+        """Apply one event in its own transaction; when another writer changed the case meanwhile, read
+        the case again and apply again (``CaseBusy`` after ``apply_attempts``, nothing written)."""
+        attempts = self.apply_attempts
         for attempt in range(attempts):
-            live = self._cache.pop(event.case_id, None)
+            live = self._cache.pop(event.case_id, None)  # a failed attempt's state is dropped: re-read
             try:
                 outcome, live = self._apply_in_transaction(event, live, parked_id)
-            except (StaleCase, IntegrityError, OperationalError):
+            except (StaleCase, IntegrityError) as err:
                 if attempt == attempts - 1:
+                    raise CaseBusy(event.case_id, event.event_id, attempts) from err
+                _pause_before_retry(attempt)
+                continue
+            except OperationalError:
+                if attempt >= 2:  # a database outage, not a race: the caller's own retry handles it
                     raise
+                _pause_before_retry(attempt)
                 continue
             if live is not None:
                 self._remember(live)
@@ -250,7 +296,7 @@ class CaseService:
                         touched[event.case_id] = live
                     outcomes.append(outcome)
                 writes.flush(conn, self.outbox)
-        except (StaleCase, IntegrityError):
+        except (StaleCase, IntegrityError, WorkingTimeOutOfRange):  # one transaction each isolates the fault
             return [self.ingest(event) for event in events]
         for live in touched.values():
             self._remember(live)
@@ -275,44 +321,51 @@ class CaseService:
 
     def _apply_in_transaction(self, event: CaseEvent, live: LiveCase | None, parked_id: int | None
                               ) -> tuple[Outcome, LiveCase | None]:
-        with self.engine.begin() as conn:
-            writes = Writes(now=self.clock.now())
-            result = self._apply_on(conn, writes, event, live, parked_id)
-            writes.flush(conn, self.outbox)
+        try:
+            with self.engine.begin() as conn:
+                writes = Writes(now=self.clock.now())
+                result = self._apply_on(conn, writes, event, live, parked_id)
+                writes.flush(conn, self.outbox)
+        except WorkingTimeOutOfRange as err:
+            # a clock the calendar cannot count (a version deployed before durations were bounded): the
+            # half-applied case is dropped (rolled back, not cached) and the event kept as refused
+            with self.engine.begin() as conn:
+                writes = Writes(now=self.clock.now())
+                outcome = self._refuse_on(conn, writes, event, f"cannot be applied: {err}", "case check", parked_id)
+                writes.flush(conn, self.outbox)
+            return outcome, None
         return result
 
     def _apply_on(self, conn: Connection, writes: Writes, event: CaseEvent, live: LiveCase | None,
                   parked_id: int | None) -> tuple[Outcome, LiveCase | None]:
         now = writes.now
-        seen = writes.is_seen(event.event_id)
-        if seen is None:
-            seen = event_seen(conn, event.event_id, include_parked=parked_id is None)
-        if seen:
-            return Outcome(DUPLICATE, event.event_id, event.case_id, "event already received",
-                           **_about(event)), live
+        known, recorded = writes.recorded(event.event_id)
+        if not known and writes.asks_database():
+            prior = recorded_fingerprint(conn, event.event_id, include_parked=parked_id is None)
+            recorded = prior.fingerprint if prior is not None else None
+            known = prior is not None
+        if known:
+            if recorded is not None and recorded == event.fingerprint():
+                return Outcome(DUPLICATE, event.event_id, event.case_id, "event already received",
+                               **_about(event)), live
+            reason = CONFLICT_REASON.format(event_id=event.event_id)
+            return self._refuse_on(conn, writes, event, reason, "event id conflict", parked_id, conflict=True), live
         if live is None:
             known, live = writes.prefetched_case(event.case_id)
             if not known:
                 live = load_case(conn, event.case_id, self.catalog, self.calendar)
-        if live is not None and event.agency != live.case.agency:
-            reason = (f"event {event.event_id!r} names agency {event.agency!r} but case {event.case_id} belongs to "
-                      f"agency {live.case.agency!r}")
-            conn.execute(REFUSED_TABLE.insert(), {"event_id": event.event_id, "source": "agency check",
-                                                  "raw": _storable(json.dumps(event.to_dict(), ensure_ascii=False)),
-                                                  "problems": reason, "refused_at": now})
-            if self.outbox is not None:
-                writes.acks.append(self.outbox.ack_row(event_id=event.event_id, case_id=event.case_id,
-                                                       status=REFUSED, step=event.step, reason=reason,
-                                                       nonconformity_keys=(), now=now))
-            return Outcome(REFUSED, event.event_id, event.case_id, reason, event.step, **_about(event)), live
+        if live is not None:
+            refusal = live.handler.refusal(event)
+            if refusal is not None:
+                return self._refuse_on(conn, writes, event, refusal, "case check", parked_id), live
         if live is None:
             found = None if event.type != CASE_RECEIVED else self.catalog.in_force(event.procedure,
-                                                                                    event.occurred_at)
+                                                                                    event.occurred_at, event.agency)
             if found is None:
                 reason = (f"case {event.case_id} has not been received" if event.type != CASE_RECEIVED
                           else f"procedure {event.procedure} is not deployed")
                 self._park(conn, event, reason, now, parked_id)
-                writes.seen.add(event.event_id)
+                writes.seen[event.event_id] = event.fingerprint()
                 writes.waiting.add(event.case_id)
                 if self.outbox is not None and parked_id is None:
                     writes.acks.append(self.outbox.ack_row(
@@ -325,7 +378,8 @@ class CaseService:
         else:
             applied = live.handler.apply(event)
         index = writes.journal_row(event_id=event.event_id, case_id=event.case_id, type_=event.type,
-                                   occurred_at=event.occurred_at, payload=event.to_dict(), notes=applied.notes)
+                                   occurred_at=event.occurred_at, payload=event.to_dict(), notes=applied.notes,
+                                   fingerprint=event.fingerprint())
         writes.case(live, index, self.snapshot_every)
         writes.nonconformity_records(list(applied.nonconformities.values()), with_messages=self.outbox is not None)
         if self.outbox is not None:
@@ -338,6 +392,21 @@ class CaseService:
                           applied.step, tuple(applied.nonconformities.values()), timings=tuple(applied.timings),
                           **_about(event))
         return outcome, live
+
+    def _refuse_on(self, conn: Connection, writes: Writes, event: CaseEvent, reason: str, source: str,
+                   parked_id: int | None, conflict: bool = False) -> Outcome:
+        """Keep a well-formed event that cannot be applied (with its reason), in the transaction in hand."""
+        conn.execute(REFUSED_TABLE.insert(), {"event_id": event.event_id, "source": source,
+                                              "raw": _storable(json.dumps(event.to_dict(), ensure_ascii=False)),
+                                              "problems": _storable(reason), "refused_at": writes.now})
+        if self.outbox is not None:
+            writes.acks.append(self.outbox.ack_row(event_id=event.event_id, case_id=event.case_id, status=REFUSED,
+                                                   step=event.step, reason=reason, nonconformity_keys=(),
+                                                   now=writes.now))
+        if parked_id is not None:  # refused when its case arrived: it no longer waits
+            writes.parked_deletes.append(parked_id)
+        return Outcome(REFUSED, event.event_id, event.case_id, reason, event.step, conflict=conflict,
+                       **_about(event))
 
     def _park(self, conn: Connection, event: CaseEvent, reason: str, now: datetime, parked_id: int | None) -> None:
         if parked_id is not None:
@@ -364,10 +433,19 @@ class CaseService:
             last = page[-1][0]
             for parked_id, payload in sorted(page, key=lambda item: item[1].get("type") != CASE_RECEIVED):
                 assert parked_id is not None
-                outcome = self._apply(parse_event(payload), parked_id=parked_id)
+                try:
+                    outcome = self._apply(parse_event(payload), parked_id=parked_id)
+                except EventInvalid as err:  # parked under older rules that it no longer meets
+                    outcome = self._refuse_parked(parked_id, payload, err)
+                except CaseBusy as err:  # stays parked; ``eiso events retry`` or the next receipt applies it
+                    log.warning("parked event %s left parked: %s", parked_id, err)
+                    continue
                 outcomes.append(outcome)
                 if outcome.status == APPLIED and payload.get("type") == CASE_RECEIVED:
                     outcomes.extend(self._apply_parked(PARKED_EVENTS.c.case_id == payload["case_id"]))
+
+    def _refuse_parked(self, parked_id: int, payload: Any, err: EventInvalid) -> Outcome:
+        return self.refuse(json.dumps(payload, ensure_ascii=False, default=str), err, "parked", parked_id=parked_id)
 
     # -- the watcher ----------------------------------------------------------------------
     def _due_cases(self, at: datetime) -> tuple[list[str], bool]:
@@ -451,6 +529,12 @@ def _storable(text: str | None) -> Any:
     if text is None:
         return None
     return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _pause_before_retry(attempt: int) -> None:
+    """A short random pause, growing with the attempts, so that racing writers fall out of step."""
+    ceiling = min(RETRY_PAUSE_MAX_SECONDS, RETRY_PAUSE_SECONDS * (2 ** attempt))
+    time.sleep(random.uniform(0, ceiling))  # jitter, not cryptography
 
 
 def _about(event: CaseEvent) -> dict[str, Any]:

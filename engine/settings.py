@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -14,8 +15,30 @@ class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EISO_DATABASE_", extra="ignore")
 
     url: str = Field(default="sqlite:///.eiso/eiso.db", description="SQLAlchemy URL; SQLite file by default")
+    migration_url: str | None = Field(
+        default=None, description="URL of the role owning the schema, for `eiso db upgrade`; when set (and not the "
+        "same as url), services only check that the schema is current and never migrate",
+    )
     pool_size: int = Field(default=5, ge=1, description="PostgreSQL connections a process keeps open")
     max_overflow: int = Field(default=10, ge=0, description="Extra connections opened under load, closed after use")
+
+    @property
+    def separate_migrator(self) -> bool:
+        """Whether migrations run as another role than the services (``migration_url``)."""
+        return bool(self.migration_url) and self.migration_url != self.url
+
+    @property
+    def migrator_url(self) -> str:
+        return self.migration_url or self.url
+
+    @property
+    def app_role(self) -> str | None:
+        """The services' role, granted its privileges by `eiso db upgrade`: the user of ``url`` when
+        migrations run as another role."""
+        if not self.separate_migrator:
+            return None
+        role, owner = make_url(self.url).username, make_url(self.migrator_url).username
+        return role if role != owner else None  # never revoke the owner's own privileges
 
 
 class CalendarSettings(BaseSettings):

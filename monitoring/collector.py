@@ -8,6 +8,7 @@ per deployment (``eiso metrics serve``); dashboards take ``max without (instance
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -15,28 +16,50 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, case, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from engine.core.agency import EVERY_AGENCY
 from engine.core.case import AWAITING_SUPPLEMENT, EARLY, ON_TIME, OPEN, SUSPENDED
 from engine.core.nonconformities import CASE_LATE, CASE_OVERDUE, STEP_LATE, STEP_OVERDUE
 from engine.store.catalog import ProcedureCatalog
 from engine.store.tables import CaseRow, CaseStepRow, NonconformityRow
-from monitoring.metrics import label
+from monitoring.metrics import Labels
 
 log = logging.getLogger("eiso.monitoring")
 CASES: Any = CaseRow.__table__  # type: ignore[attr-defined]
 STEPS: Any = CaseStepRow.__table__  # type: ignore[attr-defined]
 NCS: Any = NonconformityRow.__table__  # type: ignore[attr-defined]
 OPEN_STATUSES = (OPEN, SUSPENDED, AWAITING_SUPPLEMENT)
+
+
+def open_overdue(end: datetime) -> ColumnElement[bool]:
+    """A case late at ``end`` and not finished: the report's "open overdue" (engine/reports.py), in SQL.
+
+    Received before ``end``, with a due before ``end``, neither resolved nor closed by then. A case awaiting
+    a supplement (or suspended) has its clock stopped and no due: it is not late now. The reporting views
+    (migration 0009) state the same rule in SQL text; a test holds the three together.
+    """
+    return and_(CASES.c.received_at < end, CASES.c.due_at.is_not(None), CASES.c.due_at < end,
+                or_(CASES.c.resolved_at.is_(None), CASES.c.resolved_at >= end),
+                or_(CASES.c.closed_at.is_(None), CASES.c.closed_at >= end))
+
+
+def step_overdue(now: datetime) -> ColumnElement[bool]:
+    """An active step past its due now, its clock running (a paused step has no due, as a paused case)."""
+    return and_(STEPS.c.running.is_(True), STEPS.c.due_at.is_not(None), STEPS.c.due_at < now)
+
+
 # An overdue record becomes the late record (same key, new type); counting both kinds together
 # gives a number that only grows: deadlines missed so far.
 MISSED = {STEP_OVERDUE: "step", STEP_LATE: "step", CASE_OVERDUE: "case", CASE_LATE: "case"}
 
 
 class DatabaseCollector(Collector):
-    def __init__(self, engine: Engine, calendar: Any, catalog: ProcedureCatalog, clock: Any, objective: float):
+    def __init__(self, engine: Engine, calendar: Any, catalog: ProcedureCatalog, clock: Any, objective: float,
+                 labels: Labels | None = None):
         self.engine = engine
+        self.labels = labels if labels is not None else Labels.from_settings()
         self.calendar = calendar
         self.catalog = catalog
         self.clock = clock
@@ -103,38 +126,44 @@ class DatabaseCollector(Collector):
         }
 
     def _fill(self, conn: Any, f: dict[str, Any], now: datetime) -> None:
-        open_case = CASES.c.status.in_(OPEN_STATUSES)
-        late_case = and_(open_case, or_(CASES.c.overdue_flagged.is_(True), CASES.c.due_at < now))
-        seen: set[tuple[str, str]] = set()
+        lb = self.labels
+        open_cases: Counter[tuple[str, str]] = Counter()
+        late_cases: Counter[tuple[str, str]] = Counter()
         for row in conn.execute(select(CASES.c.agency, CASES.c.procedure, func.count(),
-                                       func.sum(case((late_case, 1), else_=0)))
-                                .where(open_case).group_by(CASES.c.agency, CASES.c.procedure)):
-            f["cases_open"].add_metric([label(row[0]), label(row[1])], row[2])
-            f["cases_overdue"].add_metric([label(row[0]), label(row[1])], row[3] or 0)
-            seen.add((label(row[0]), label(row[1])))
-        active = STEPS.c.status == "active"
-        late_step = or_(STEPS.c.overdue_flagged.is_(True), and_(STEPS.c.running.is_(True), STEPS.c.due_at < now))
+                                       func.sum(case((open_overdue(now), 1), else_=0)))
+                                .where(CASES.c.status.in_(OPEN_STATUSES)).group_by(CASES.c.agency, CASES.c.procedure)):
+            key = (lb.agency(row[0]), lb.procedure(row[1]))
+            open_cases[key] += row[2]
+            late_cases[key] += row[3] or 0
+        for key in sorted(open_cases):
+            f["cases_open"].add_metric(list(key), open_cases[key])
+            f["cases_overdue"].add_metric(list(key), late_cases[key])
+        open_steps: Counter[tuple[str, str, str]] = Counter()
+        late_steps: Counter[tuple[str, str, str]] = Counter()
         for row in conn.execute(select(STEPS.c.agency, STEPS.c.procedure, STEPS.c.step, func.count(),
-                                       func.sum(case((late_step, 1), else_=0)))
-                                .where(active).group_by(STEPS.c.agency, STEPS.c.procedure, STEPS.c.step)):
-            labels = [label(row[0]), label(row[1]), label(row[2])]
-            f["steps_open"].add_metric(labels, row[3])
-            f["steps_overdue"].add_metric(labels, row[4] or 0)
+                                       func.sum(case((step_overdue(now), 1), else_=0)))
+                                .where(STEPS.c.status == "active")
+                                .group_by(STEPS.c.agency, STEPS.c.procedure, STEPS.c.step)):
+            key3 = (lb.agency(row[0]), lb.procedure(row[1]), lb.step(row[2]))
+            open_steps[key3] += row[3]
+            late_steps[key3] += row[4] or 0
+        for key3 in sorted(open_steps):
+            f["steps_open"].add_metric(list(key3), open_steps[key3])
+            f["steps_overdue"].add_metric(list(key3), late_steps[key3])
         self._month(conn, f, now)
         # Every agency and procedure with open work (or seen before by this exporter) gets its series at zero,
         # so that the first miss is an increase; no scan of every case ever received at each scrape.
-        self._seen |= seen
-        missed: dict[tuple[str, str, str], int] = {}
+        self._seen |= set(open_cases)
+        missed: Counter[tuple[str, str, str]] = Counter()
         for agency, procedure in self._seen:
             for kind in ("case", "step"):
-                missed[(agency, procedure, kind)] = 0
+                missed[(agency, procedure, kind)] += 0
         for row in conn.execute(select(NCS.c.agency, NCS.c.procedure, NCS.c.type, func.count())
                                 .where(NCS.c.type.in_(tuple(MISSED)))
                                 .group_by(NCS.c.agency, NCS.c.procedure, NCS.c.type)):
-            key = (label(row[0]), label(row[1]), MISSED[row[2]])
-            missed[key] = missed.get(key, 0) + row[3]
-        for key, count in sorted(missed.items()):
-            f["missed"].add_metric(list(key), count)
+            missed[(lb.agency(row[0]), lb.procedure(row[1]), MISSED[row[2]])] += row[3]
+        for key3, count in sorted(missed.items()):
+            f["missed"].add_metric(list(key3), count)
         self._allowances(f["allowance"])
         f["objective"].add_metric([], self.objective)
 
@@ -142,36 +171,42 @@ class DatabaseCollector(Collector):
         """The current month's timeliness per agency, as ``eiso report`` counts a period that ends now.
 
         resolved = resolved in the month (a resolved case without a timeliness counts on time, as in the
-        report); open overdue = not resolved nor closed, past its due now, whenever received (carried over);
-        on-time rate = (early + on time) / (resolved + open overdue).
+        report); open overdue = ``open_overdue(now)``, whenever received (carried over); on-time rate =
+        (early + on time) / (resolved + open overdue).
         """
         local = self.calendar.local(now)
         month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         resolved = and_(CASES.c.resolved_at.is_not(None), CASES.c.resolved_at >= month_start,
                         CASES.c.resolved_at < now)
         in_time = and_(resolved, or_(CASES.c.timeliness.is_(None), CASES.c.timeliness.in_((EARLY, ON_TIME))))
-        open_overdue = and_(CASES.c.received_at < now, CASES.c.due_at.is_not(None), CASES.c.due_at < now,
-                            or_(CASES.c.resolved_at.is_(None), CASES.c.resolved_at >= now),
-                            or_(CASES.c.closed_at.is_(None), CASES.c.closed_at >= now))
-        counted = or_(resolved, open_overdue)
+        late_now = open_overdue(now)  # excludes what was resolved before now
+        counts: dict[str, Counter[str]] = {}
         for row in conn.execute(select(CASES.c.agency, func.sum(case((resolved, 1), else_=0)),
                                        func.sum(case((in_time, 1), else_=0)),
-                                       func.sum(case((open_overdue, 1), else_=0)))
-                                .where(counted).group_by(CASES.c.agency)):
-            agency, n_resolved, n_in_time, n_open_overdue = label(row[0]), row[1] or 0, row[2] or 0, row[3] or 0
-            judged = n_resolved + n_open_overdue
-            f["resolved"].add_metric([agency], n_resolved)
-            f["in_time"].add_metric([agency], n_in_time)
+                                       func.sum(case((late_now, 1), else_=0)))
+                                .where(or_(resolved, late_now)).group_by(CASES.c.agency)):
+            c = counts.setdefault(self.labels.agency(row[0]), Counter())
+            c["resolved"] += row[1] or 0
+            c["in_time"] += row[2] or 0
+            c["open_overdue"] += row[3] or 0
+        for agency, c in sorted(counts.items()):
+            judged = c["resolved"] + c["open_overdue"]
+            f["resolved"].add_metric([agency], c["resolved"])
+            f["in_time"].add_metric([agency], c["in_time"])
             f["judged"].add_metric([agency], judged)
             if judged:
-                f["on_time"].add_metric([agency], n_in_time / judged)
+                f["on_time"].add_metric([agency], c["in_time"] / judged)
 
     def _allowances(self, family: GaugeMetricFamily) -> None:
         newest: dict[str, int] = {}
+        allowances: dict[tuple[str, str], float] = {}  # beyond the label bounds, "other" shows one allowance
         for row in self.catalog.versions():
-            if row.retired_at is None:
+            if row.retired_at is None and row.scope == EVERY_AGENCY:  # versions are numbered per scope
                 newest[row.code] = max(newest.get(row.code, 0), row.version)
         for code, version in sorted(newest.items()):
             for step in self.catalog.get(code, version).definition.steps.values():
                 if step.allowance_seconds is not None:
-                    family.add_metric([label(code), label(step.step_id)], step.allowance_seconds / 3600)
+                    key = (self.labels.procedure(code), self.labels.step(step.step_id))
+                    allowances.setdefault(key, step.allowance_seconds / 3600)
+        for key, hours in sorted(allowances.items()):
+            family.add_metric(list(key), hours)

@@ -37,7 +37,7 @@ def sql(query: str, fmt: str = "table") -> dict[str, Any]:
 
 def panel(title: str, kind: str, target: dict[str, Any] | list[dict[str, Any]], w: int = 12, h: int = 8,
           unit: str | None = None, description: str = "", thresholds: list[tuple[float | None, str]] | None = None,
-          decimals: int | None = None) -> dict[str, Any]:
+          decimals: int | None = None, time_from: str | None = None) -> dict[str, Any]:
     targets = [dict(t) for t in (target if isinstance(target, list) else [target])]
     for number, t in enumerate(targets):
         t["refId"] = chr(ord("A") + number)
@@ -49,9 +49,12 @@ def panel(title: str, kind: str, target: dict[str, Any] | list[dict[str, Any]], 
     if thresholds:
         defaults["thresholds"] = {"mode": "absolute",
                                   "steps": [{"color": c, "value": v} for v, c in thresholds]}
-    return {"title": title, "type": kind, "description": description, "datasource": targets[0]["datasource"],
-            "targets": targets, "fieldConfig": {"defaults": defaults, "overrides": []},
-            "gridPos": {"w": w, "h": h, "x": 0, "y": 0}}
+    built = {"title": title, "type": kind, "description": description, "datasource": targets[0]["datasource"],
+             "targets": targets, "fieldConfig": {"defaults": defaults, "overrides": []},
+             "gridPos": {"w": w, "h": h, "x": 0, "y": 0}}
+    if time_from:  # the panel's own range (Grafana's "relative time"), whatever the dashboard's
+        built["timeFrom"] = time_from
+    return built
 
 
 def variable(name: str, label: str) -> dict[str, Any]:
@@ -89,7 +92,9 @@ def leaders() -> dict[str, Any]:
               description="Summed counts, not an average of rates."),
         panel("Quality objective", "stat", prom(objective, "objective"), w=4, unit="percentunit"),
         panel("Late cases now", "stat", prom(db("eiso_cases_overdue", AGENCY), "late"), w=4,
-              thresholds=[(None, "green"), (1, "red")], description="Open cases past their due instant."),
+              thresholds=[(None, "green"), (1, "red")],
+              description="Open cases past their due instant, as `eiso report` counts open overdue: a case "
+                          "awaiting a supplement has its clock stopped and no due, so it is not late now."),
         panel("On-time rate this month against the objective", "timeseries", [
             prom(f"max by (agency) (eiso_on_time_ratio{{{AGENCY}}})", "{{agency}}"),
             prom(objective, "objective")], w=12, unit="percentunit"),
@@ -106,14 +111,14 @@ def leaders() -> dict[str, Any]:
                                                             "{{agency}}"), w=12),
         panel("Open cases by procedure", "timeseries", prom(db("eiso_cases_open", AGENCY, "procedure"),
                                                             "{{procedure}}"), w=12),
-        panel("On-time share of resolved cases by month (trend)", "timeseries", sql(f"""
+        panel("On-time rate by month (trend)", "timeseries", sql(f"""
               SELECT month AS "time", agency AS metric,
-                     sum(early + on_time)::float / sum(resolved) AS value
+                     sum(early + on_time)::float / sum(judged) AS value
               FROM v_monthly_timeliness WHERE {SQL_AGENCY}
-              GROUP BY 1, 2 ORDER BY 1""", fmt="time_series"), w=12, unit="percentunit",
-              description="Cases resolved in each month (Vietnam time) early or on time over cases resolved; "
-                          "unlike the rate of this month, cases still open past their due at the month's end "
-                          "are not counted (the view v_monthly_timeliness holds resolved cases only)."),
+              GROUP BY 1, 2 ORDER BY 1""", fmt="time_series"), w=12, unit="percentunit", time_from="12M",
+              description="Each calendar month (the calendar's zone) as `eiso report` counts it: (early + on "
+                          "time) / (resolved in the month + open past their due at the month's end, or now for "
+                          "this month). The last 12 months, whatever the dashboard's range."),
         panel("Open nonconformities by type", "bargauge", sql(f"""
               SELECT type AS metric, count(*) AS value FROM v_open_nonconformities WHERE {SQL_AGENCY}
               GROUP BY 1 ORDER BY 2 DESC"""), w=12,

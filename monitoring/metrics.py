@@ -3,23 +3,38 @@
 Counters and histograms count what this process did: Prometheus scrapes every process (each is
 its own ``instance``) and queries sum them. The gauges of open work are not here: they are read
 from the database at scrape time by ``monitoring.collector.DatabaseCollector``.
+
+Every agency, procedure and step label, here and in the collector, goes through one ``Labels``:
+values beyond a configured list or count become ``other``, so that invented codes cannot grow
+/metrics (served without authentication) without end, and totals still add up.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from engine.core.events import EVENT_TYPES
+from engine.service import APPLIED, DUPLICATE, PARKED, REFUSED
+from engine.store.cases import WATCH_TICK
+
 if TYPE_CHECKING:
     from engine.bootstrap import App
     from engine.service import Outcome
+    from monitoring.settings import MonitoringSettings
 
 # Working hours (8 a working day): a quarter of an hour up to 50 working days (the longest statutory limits),
 # with a bound at the allowances procedures use most (0.25, 0.5, 1, 1.5, 2, 3, 5, 7, 10 days) so that the
 # share of steps within their allowance is read from a bucket, not interpolated.
 HOURS_BUCKETS = (0.25, 0.5, 1, 2, 4, 8, 12, 16, 24, 40, 56, 64, 80, 120, 160, 240, 320, 400)
 UNKNOWN = "unknown"
+OTHER = "other"
+OUTCOMES = (APPLIED, DUPLICATE, PARKED, REFUSED)
+EVENT_TYPE_LABELS = (*sorted(EVENT_TYPES), UNKNOWN, OTHER)
 _MAX_LABEL = 64  # a label value from outside is cut, so that a malformed code cannot grow without bound
 
 
@@ -27,14 +42,77 @@ def label(value: str | None) -> str:
     return (value or UNKNOWN)[:_MAX_LABEL]
 
 
+def event_type_label(value: str | None) -> str:
+    """An event's type as a label: the contract's types, the watcher's tick, else unknown or other."""
+    if value is None:
+        return UNKNOWN
+    return value if value in EVENT_TYPES or value == WATCH_TICK else OTHER
+
+
+class BoundedLabel:
+    """One label's values from outside, kept to a bounded set: the allow-list when one is given, else the
+    first ``limit`` distinct values seen by this process; any other value is ``other``."""
+
+    def __init__(self, limit: int, allowed: Iterable[str] | None = None):
+        self.limit = limit
+        self.allowed = frozenset(label(v) for v in allowed) if allowed is not None else None
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()  # observers run in the API's and the worker's threads
+
+    def __call__(self, value: str | None) -> str:
+        text = label(value)
+        if self.allowed is not None:
+            return text if text in self.allowed or text == UNKNOWN else OTHER
+        if text in self._seen:
+            return text
+        with self._lock:
+            if text in self._seen or len(self._seen) < self.limit:
+                self._seen.add(text)
+                return text
+        return OTHER
+
+
+def _listed(text: str | None) -> list[str] | None:
+    if text is None or not text.strip():
+        return None
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The bounded agency, procedure and step labels of one process (observers and collector share them)."""
+
+    agency: BoundedLabel
+    procedure: BoundedLabel
+    step: BoundedLabel
+
+    @classmethod
+    def from_settings(cls, settings: MonitoringSettings | None = None) -> Labels:
+        from monitoring.settings import MonitoringSettings
+
+        s = settings if settings is not None else MonitoringSettings()
+        return cls(BoundedLabel(s.max_agencies, _listed(s.agencies)),
+                   BoundedLabel(s.max_procedures, _listed(s.procedures)),
+                   BoundedLabel(s.max_steps, _listed(s.steps)))
+
+
 class Metrics:
     """What one process measures from the service's outcomes."""
 
-    def __init__(self, registry: CollectorRegistry | None = None):
+    def __init__(self, registry: CollectorRegistry | None = None, labels: Labels | None = None):
         self.registry = registry if registry is not None else CollectorRegistry()
+        self.labels = labels if labels is not None else Labels.from_settings()
         r = self.registry
         self.events = Counter("eiso_events_consumed", "Case events handled, by event type and outcome "
                               "(applied, duplicate, parked, refused)", ["type", "outcome"], registry=r)
+        # Every series at zero from the start, so that the first refusal or parking is an increase to rate().
+        for type_ in EVENT_TYPE_LABELS:
+            for outcome in OUTCOMES:
+                self.events.labels(type_, outcome)
+        self.events.labels(WATCH_TICK, APPLIED)
+        self.event_id_conflicts = Counter("eiso_event_id_conflicts", "Events refused because their event id was "
+                                          "already used for a different event or by another agency (both kept)",
+                                          registry=r)
         self.nonconformities = Counter("eiso_nonconformities_raised", "Nonconformities raised or updated by "
                                        "events in this process", ["agency", "procedure", "type"], registry=r)
         self.step_hours = Histogram("eiso_step_working_hours", "Working hours a step took, pauses excluded",
@@ -46,8 +124,10 @@ class Metrics:
 
     def observe(self, outcome: Outcome) -> None:
         """A ``CaseService`` observer: called after the commit with every outcome."""
-        self.events.labels(label(outcome.event_type), outcome.status).inc()
-        agency, procedure = label(outcome.agency), label(outcome.procedure)
+        self.events.labels(event_type_label(outcome.event_type), outcome.status).inc()
+        if getattr(outcome, "conflict", False):
+            self.event_id_conflicts.inc()
+        agency, procedure = self.labels.agency(outcome.agency), self.labels.procedure(outcome.procedure)
         for record in outcome.nonconformities:
             self.nonconformities.labels(agency, procedure, label(record.type)).inc()
         for timing in outcome.timings:
@@ -56,7 +136,7 @@ class Metrics:
                 self.case_hours.labels(agency, procedure).observe(hours)
                 self.cases_finished.labels(agency, procedure, label(timing.timeliness)).inc()
             else:
-                self.step_hours.labels(agency, procedure, label(timing.step)).observe(hours)
+                self.step_hours.labels(agency, procedure, self.labels.step(timing.step)).observe(hours)
 
 
 class WorkerMetrics:
@@ -72,14 +152,16 @@ class WorkerMetrics:
         self.batches = Counter("eiso_worker_batches", "Poll batches applied and committed", registry=registry)
 
 
-def install(app: App, registry: CollectorRegistry | None = None, database: bool = False) -> Metrics:
+def install(app: App, registry: CollectorRegistry | None = None, database: bool = False,
+            labels: Labels | None = None) -> Metrics:
     """Measure ``app``'s service on ``registry``; with ``database``, also export the gauges read from the
-    database (one process per deployment should, see the README)."""
-    metrics = Metrics(registry)
+    database (one process per deployment should, see the README). ``labels``: default from EISO_METRICS_*."""
+    metrics = Metrics(registry, labels)
     app.service.observers.append(metrics.observe)
     if database:
         from monitoring.collector import DatabaseCollector
 
         metrics.registry.register(DatabaseCollector(app.engine, app.calendar, app.catalog, app.clock,
-                                                    objective=app.settings.engine.quality_objective))
+                                                    objective=app.settings.engine.quality_objective,
+                                                    labels=metrics.labels))
     return metrics

@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 
 from engine.api import errors
 from engine.api.deps import Allow
-from engine.api.limits import RequestGuard
+from engine.api.limits import NO_NUL_PATTERN, RequestGuard
 from engine.api.oidc import OidcVerifier
 from engine.api.routers import audit, cases, events, nonconformities, procedures, reports, system
 from engine.api.settings import ApiSettings
@@ -29,6 +29,13 @@ Authenticate with `Authorization: Bearer <token>`: an API token made by `eiso us
 or an OIDC JWT when `EISO_API_OIDC_ISSUER` is set. Each operation lists the roles it allows.
 A user bound to agency codes sees only those agencies and the codes below them; admins and
 auditors see every agency. Times are RFC 3339 in the calendar's time zone.
+
+Rules every operation checks (the parameters' patterns and bounds say the same): dates and times
+are ISO 8601 text (a date, or a date and time with an optional offset; none means the calendar's
+zone) in the years 1970-2200; agency codes are written like `000.00.12.H10`; text never holds a
+NUL character or a lone surrogate; a report covers at most three years. Lists come a bounded
+page at a time (`limit`, and `offset` or the timeline's `after`). Corrective-action steps take
+`If-Match` with the record's `ETag`: a stale one answers 409.
 """
 
 ROUTERS = (system.public_router, system.router, procedures.router, cases.router, nonconformities.router,
@@ -58,7 +65,7 @@ def create_app(eiso: App, settings: ApiSettings | None = None) -> FastAPI:
             responses = {k: v for k, v in responses.items() if k not in (401, 403)}
         api.include_router(router, responses=responses)
     _mount_metrics(api, eiso)
-    errors.install(api)
+    errors.install(api, api_routes)
     api.add_middleware(RequestGuard, settings=settings)
     if settings.origins:
         api.add_middleware(CORSMiddleware, allow_origins=settings.origins, allow_methods=["GET", "POST"],
@@ -97,5 +104,27 @@ def _openapi(api: FastAPI) -> dict[str, Any]:
             operation["x-eiso-roles"] = sorted(roles) if roles is not None else []
             who = ", ".join(sorted(roles)) if roles is not None else "anyone, no token"
             operation["description"] = (operation.get("description") or "") + f"\n\nRoles: {who}."
+    for path in schema["paths"].values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", []):
+                parameter["schema"] = _not_null(parameter["schema"])
+                if parameter["in"] == "query" and parameter["schema"].get("type") == "string":
+                    parameter["schema"].setdefault("pattern", NO_NUL_PATTERN)
     api.openapi_schema = schema
     return schema
+
+
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A parameter's schema without FastAPI's ``anyOf [..., null]`` for an optional one.
+
+    A query parameter or header is absent or text, never JSON null: a client reading the null branch
+    sends the text "null", which the server rightly refuses.
+    """
+    choices = schema.get("anyOf")
+    if not isinstance(choices, list):
+        return schema
+    kept = [c for c in choices if c != {"type": "null"}]
+    if len(kept) == len(choices):
+        return schema
+    rest = {k: v for k, v in schema.items() if k != "anyOf"}
+    return {**rest, **kept[0]} if len(kept) == 1 else {**rest, "anyOf": kept}

@@ -7,6 +7,8 @@ unexpected error answers 500 without details and is logged without the request b
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("eiso.api")
+_PARAMETER = re.compile(r"\{[^}]*\}")
 
 
 class FieldError(BaseModel):
@@ -91,7 +94,9 @@ def _json(status: int, body: ErrorPublic, headers: dict[str, str] | None = None)
     return JSONResponse(status_code=status, content=content, headers=headers)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, routes: Callable[[], Iterable[Any]]) -> None:
+    """The error answers of ``app``; ``routes`` lists its operations (for a 405's ``Allow``)."""
+
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _field_errors(exc)
@@ -103,8 +108,11 @@ def install(app: FastAPI) -> None:
         return _json(exc.status, ErrorPublic(detail=exc.detail, problems=exc.problems), exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _json(exc.status_code, ErrorPublic(detail=str(exc.detail)), dict(exc.headers or {}) or None)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(routes(), request.url.path))
+        return _json(exc.status_code, ErrorPublic(detail=str(exc.detail)), headers or None)
 
     @app.exception_handler(OperationalError)
     async def database_down(request: Request, exc: OperationalError) -> JSONResponse:
@@ -115,3 +123,23 @@ def install(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return _json(500, ErrorPublic(detail="internal error"))
+
+
+def allowed_methods(routes: Iterable[Any], path: str) -> list[str]:
+    """The methods of the route template that ``path`` belongs to, for a 405's ``Allow``.
+
+    Starlette names the methods of the first route whose path matches; with ``{key:path}``
+    parameters, ``/nonconformities/K/cause`` also matches ``GET /nonconformities/{key}``, so it
+    said ``Allow: GET`` for a POST-only resource. The template with the most literal text wins.
+    """
+    best: tuple[int, set[str]] = (-1, set())
+    for route in routes:
+        regex, methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is None or not methods or not regex.match(path):
+            continue
+        literal = len(_PARAMETER.sub("", getattr(route, "path_format", "")))
+        if literal > best[0]:
+            best = (literal, set(methods))
+        elif literal == best[0]:
+            best[1].update(methods)
+    return sorted(best[1])

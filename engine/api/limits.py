@@ -17,6 +17,9 @@ from engine.api.settings import ApiSettings
 
 # Routes that take a BPMN file (larger limit than JSON).
 BPMN_PATHS = frozenset({"/procedures", "/procedures/validate"})
+# What the OpenAPI document says of every text parameter of the query (the guard below refuses a NUL there and
+# in the path).
+NO_NUL_PATTERN = "^[^\\x00]*$"
 
 
 class BodyTooLarge(HTTPException):

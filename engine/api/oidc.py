@@ -8,6 +8,7 @@ may be a string or a list: the first known role in it is taken.
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,9 +90,37 @@ class OidcVerifier:
 
 
 def _name(claims: dict[str, Any], claim: str) -> str:
+    """``oidc:`` and the person's name claim (else ``sub``), refused rather than cleaned when unfit.
+
+    The name is the actor of every audit entry the person writes: cleaning it (dropping a
+    character, cutting it short) could make two identities one, so an unfit name refuses the token.
+    """
     value = claims.get(claim)
-    name = value if isinstance(value, str) and value else str(claims["sub"])
-    return f"oidc:{name}"[:200]
+    source, name = (claim, value) if isinstance(value, str) and value else ("sub", claims["sub"])
+    if not isinstance(name, str):
+        raise OidcRefused("the token's sub claim is not text")
+    problem = name_problem(name)
+    if problem:
+        raise OidcRefused(f"the token's {source} claim {problem}")
+    return NAME_PREFIX + name
+
+
+NAME_PREFIX = "oidc:"
+MAX_NAME = 200 - len(NAME_PREFIX)  # the audit log's actor column holds 200 characters
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a person in the audit log, or None."""
+    if not name or len(name) > MAX_NAME:
+        return f"must be 1 to {MAX_NAME} characters"
+    if name != name.strip():
+        return "has surrounding whitespace"
+    for ch in name:
+        if ch == "\x00":
+            return "contains a NUL character"
+        if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp"):
+            return "contains a control character or a lone surrogate"
+    return None
 
 
 def _role(value: Any) -> Role:

@@ -1,20 +1,8 @@
-"""Which agencies a user sees: agency codes and the rule of "a code covers the codes below it".
-
-Agency codes (mã định danh, e.g. ``000.00.12.H10``) read from right to left, from the
-province down: ``H10`` a province, ``000.00.12.H10`` its department 12, ``000.31.12.H10``
-unit 31 of that department, ``001.31.12.H10`` a part of that unit. A segment of zeros means
-"no unit at this level".
-
-The rule: strip a code's leading all-zero segments; what remains is its suffix. A code
-covers every code with the same number of segments that ends with that suffix. So
-``000.00.12.H10`` covers ``000.00.12.H10``, ``000.31.12.H10`` and ``001.31.12.H10``, not
-``000.00.13.H10``; ``000.31.12.H10`` covers ``007.31.12.H10`` but not ``000.00.12.H10``; a
-code with no leading zero segment covers only itself. Comparison is exact (case-sensitive).
-"""
+"""Which agencies a user sees: their agency codes, and SQL for the one rule of "a code covers the
+codes below it" (the rule itself, and what it means for agency codes, lives in ``engine.core.agency``)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -23,9 +11,11 @@ from sqlalchemy import Boolean, ColumnElement, and_, false, func, literal, or_, 
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from engine.core.agency import covers
+from engine.core.agency import split as _split
+from engine.core.events import check_agency_code
+
 MAX_CODE = 100
-_BLANK = re.compile(r"^0+$")
-_CODE = re.compile(r"^[^\s%_\\]+$")
 
 
 class BadAgencyCode(ValueError):
@@ -33,33 +23,15 @@ class BadAgencyCode(ValueError):
 
 
 def check_code(code: str) -> str:
-    """``code`` if it is a usable agency code, else ``BadAgencyCode`` saying why."""
-    if not code or len(code) > MAX_CODE or not _CODE.match(code):
-        raise BadAgencyCode(f"agency code {code!r}: 1 to {MAX_CODE} characters, no spaces, no % _ or \\")
-    segments = code.split(".")
-    if any(not s for s in segments):
-        raise BadAgencyCode(f"agency code {code!r}: empty segment")
-    if all(_BLANK.match(s) for s in segments):
-        raise BadAgencyCode(f"agency code {code!r}: every segment is zero")
+    """``code`` if it is an agency code (``AGENCY_CODE_PATTERN``, e.g. 000.00.12.H10), else ``BadAgencyCode``.
+
+    The one format of events, users, tokens and query filters: a code that no event can carry
+    would only ever select nothing.
+    """
+    problem = check_agency_code(code) if isinstance(code, str) else "an agency code is text"
+    if problem is not None:
+        raise BadAgencyCode(problem)
     return code
-
-
-def _split(code: str) -> tuple[int, tuple[str, ...]]:
-    """The number of segments and the suffix left after the leading zero segments."""
-    segments = code.split(".")
-    blank = 0
-    while blank < len(segments) - 1 and _BLANK.match(segments[blank]):
-        blank += 1
-    return len(segments), tuple(segments[blank:])
-
-
-def covers(code: str, other: str) -> bool:
-    """Whether agency ``code`` covers agency ``other`` (itself or a code below it)."""
-    if code == other:
-        return True
-    count, suffix = _split(code)
-    segments = other.split(".")
-    return len(segments) == count and tuple(segments[count - len(suffix):]) == suffix
 
 
 def _escape_like(text: str) -> str:

@@ -7,13 +7,13 @@ import sys
 import traceback
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from engine.cli import api, cases, demo, metrics, procedures, worker
 from engine.cli.context import get_app, parse_time
-from engine.cli.output import Format, errors, fail, print_csv, print_json, print_table
+from engine.cli.output import Format, errors, fail, print_csv, print_error, print_json, print_table
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="eiso: ISO 9001 procedures as BPMN, held against the one-stop-shop's case events.")
@@ -65,26 +65,47 @@ def watch(
 
     eiso = get_app()
     when: datetime | None = parse_time(at, "--at") if at else None
+    single = once or when is not None
+    wait = interval or eiso.settings.engine.watch_interval_seconds
     while True:
-        result = eiso.service.watch(when)
-        rows = [{"type": n.type, "case_id": n.case_id, "step": n.step,
-                 "due_at": eiso.calendar.local(n.due_at).isoformat() if n.due_at else None,
-                 "delay_working_hours": n.delay_working_hours} for n in result.nonconformities]
-        if output is Format.json:
-            print_json({"at": eiso.calendar.local(result.at).isoformat(), "cases_checked": result.cases,
-                        "raised": rows})
-        elif output is Format.csv:
-            print_csv(rows, ["type", "case_id", "step", "due_at", "delay_working_hours"])
-        elif once or when is not None or result.cases:  # a long-running watcher says nothing when nothing fell due
-            errors.print(f"watch as of {eiso.calendar.local(result.at).isoformat()}: {result.cases} case(s) "
-                         f"checked, {len(rows)} nonconformit{'y' if len(rows) == 1 else 'ies'} raised")
-            if rows:
-                print_table(rows, ["type", "case_id", "step", "due_at", "delay_working_hours"])
-        if once or when is not None:
+        if single:
+            if _watch_pass(eiso, when, output, quiet_when_nothing=False).failed:
+                raise typer.Exit(1)
             return
+        # A long-running watcher never exits on data, nor on a database outage: it reports and tries again.
+        try:
+            result = _watch_pass(eiso, when, output, quiet_when_nothing=True)
+            pause = eiso.service.pause_after_watch(result, wait)
+        except Exception as err:  # the daemon outlives any one pass
+            from engine.cli.context import describe_error
+
+            print_error(f"watch pass failed, trying again in {wait:g} s: {describe_error(err)}")
+            pause = wait
         # Until just after the next due instant (an indexed query), at most the interval: a step is
         # raised within moments of its due, and steps made by other processes are seen within the interval.
-        _time.sleep(eiso.service.pause_after_watch(result, interval or eiso.settings.engine.watch_interval_seconds))
+        _time.sleep(pause)
+
+
+def _watch_pass(eiso: Any, when: datetime | None, output: Format, quiet_when_nothing: bool) -> Any:
+    result = eiso.service.watch(when)
+    rows = [{"type": n.type, "case_id": n.case_id, "step": n.step,
+             "due_at": eiso.calendar.local(n.due_at).isoformat() if n.due_at else None,
+             "delay_working_hours": n.delay_working_hours} for n in result.nonconformities]
+    failed = result.failed
+    for case_id, reason in failed:  # about one case: skipped this pass, tried again at the next
+        print_error(f"case {case_id!r} skipped by this watch pass: {reason}")
+    if output is Format.json:
+        print_json({"at": eiso.calendar.local(result.at).isoformat(), "cases_checked": result.cases,
+                    "raised": rows, "cases_failed": [case_id for case_id, _ in failed]})
+    elif output is Format.csv:
+        print_csv(rows, ["type", "case_id", "step", "due_at", "delay_working_hours"])
+    elif not quiet_when_nothing or result.cases or failed:  # a long-running watcher says nothing when nothing fell due
+        errors.print(f"watch as of {eiso.calendar.local(result.at).isoformat()}: {result.cases} case(s) "
+                     f"checked, {len(rows)} nonconformit{'y' if len(rows) == 1 else 'ies'} raised"
+                     + (f", {len(failed)} case(s) failed" if failed else ""))
+        if rows:
+            print_table(rows, ["type", "case_id", "step", "due_at", "delay_working_hours"])
+    return result
 
 
 @db_app.command("upgrade")
@@ -93,9 +114,9 @@ def db_upgrade() -> None:
     from engine.settings import Settings
     from engine.store.database import make_engine, upgrade
 
-    settings = Settings()
-    upgrade(make_engine(settings.database.url))
-    errors.print(f"schema up to date on {_safe_url(settings.database.url)}")
+    database = Settings().database
+    upgrade(make_engine(database.migrator_url), app_role=database.app_role)  # as the owner; grants the services' role
+    errors.print(f"schema up to date on {_safe_url(database.migrator_url)}")
 
 
 def _safe_url(url: str) -> str:
@@ -116,7 +137,7 @@ def main() -> None:
     except Exception as err:  # the last line of defence: no traceback in front of a user
         from engine.cli.context import describe_error
 
-        errors.print(f"[bold red]error:[/] {describe_error(err)}", highlight=False)
+        print_error(describe_error(err))
         if os.environ.get("EISO_DEBUG"):
             traceback.print_exc()
         else:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from engine.cli.output import Format, console, errors, fail
+from engine.cli.output import Format, console, errors, fail, styled
 from engine.core.procedure import LoadedProcedure
 from engine.simulation import Simulator
 
@@ -103,9 +103,9 @@ def demo(
     deployed_at = datetime.combine(first, clock_time(0), eiso.calendar.zone)
     for path in procedures:
         eiso.catalog.deploy(path.read_bytes(), path.name, deployed_at)
-    console.print(f"[bold]eiso demo[/]: {len(procedures)} procedures deployed into {database}")
-    simulator = Simulator([eiso.catalog.get(v.code, v.version) for v in eiso.catalog.versions()], eiso.calendar,
-                          seed)
+    console.print(styled(("eiso demo", "bold"), f": {len(procedures)} procedures deployed into {database}"))
+    versions = eiso.catalog.versions()
+    simulator = Simulator([eiso.catalog.get(v.code, v.version, v.scope) for v in versions], eiso.calendar, seed)
     events = _simulate_with_progress(simulator, first, cases)
     console.print(f"simulated {cases} cases in {first:%m/%Y}: {len(events)} events")
     import io

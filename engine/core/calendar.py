@@ -29,9 +29,11 @@ from engine.core.calendar_overrides import CalendarConfigError, CalendarOverride
 __all__ = [
     "DEFAULT_PERIODS",
     "DEFAULT_WEEKDAYS",
+    "MAX_WORKING_SECONDS",
     "CalendarConfigError",
     "CalendarOverrides",
     "WorkingCalendar",
+    "WorkingTimeOutOfRange",
     "parse_periods",
     "parse_weekdays",
     "swapped_working_days",
@@ -44,6 +46,17 @@ _WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WEEKDAY_FULL = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _MAX_IDLE_DAYS = 366  # a calendar with no working day in a year is a configuration error
 _ONE_DAY = timedelta(days=1)
+
+#: The most working time the engine ever counts in one go: 5 years of 250 working days of 8 working
+#: hours, i.e. 10,000 working hours (``P1250D``).  Statutory limits and step allowances are bounded
+#: by it when a procedure is validated (``engine.core.durations``); ``WorkingCalendar.add`` refuses
+#: more, so that a value that slipped past (a version deployed before the bound) costs milliseconds
+#: and a clear refusal, never seconds of day-by-day walking or an ``OverflowError``.
+MAX_WORKING_SECONDS = 5 * 250 * 8 * 3600
+
+
+class WorkingTimeOutOfRange(ValueError):
+    """Working time the calendar will not count: beyond ``MAX_WORKING_SECONDS``, or past year 9999."""
 
 
 def swapped_working_days() -> frozenset[date]:
@@ -231,11 +244,22 @@ class WorkingCalendar:
         """
         if seconds < 0:
             raise ValueError(f"cannot add a negative working time ({seconds} s)")
+        if seconds > MAX_WORKING_SECONDS:
+            asked = f"{seconds:,} working seconds" if seconds < 10**15 else "far more"
+            raise WorkingTimeOutOfRange(
+                f"cannot count more than {MAX_WORKING_SECONDS // 3600:,} working hours at once (the longest "
+                f"time limit or step allowance); asked for {asked}")
         u = _utc_checked(start)
         if seconds == 0:
             return u.astimezone(self.zone)
-        remaining = timedelta(seconds=seconds)
-        first = self.local(start).date()
+        try:
+            return self._add(u, self.local(start).date(), timedelta(seconds=seconds))
+        except OverflowError:
+            raise WorkingTimeOutOfRange(
+                f"{start.isoformat()} + {seconds:,} working seconds falls after the last date a calendar "
+                "can hold") from None
+
+    def _add(self, u: datetime, first: date, remaining: timedelta) -> datetime:
         for d in self._days_from(first):
             if d != first:
                 length = self._day_length(d)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from engine.core.agency import EVERY_AGENCY
 from engine.core.clocks import WorkingClock
 from engine.core.nonconformities import Nonconformity
 
@@ -125,6 +126,7 @@ class Case:
     nonconformities: dict[str, Nonconformity] = field(default_factory=dict)
     last_event_at: datetime | None = None
     event_count: int = 0
+    procedure_scope: str = EVERY_AGENCY  # the deployment's agencies (engine.core.agency.scope_key)
 
     @property
     def status(self) -> str:
@@ -176,6 +178,7 @@ class Case:
             "nonconformities": [nc.to_dict() for nc in self.nonconformities.values()],
             "last_event_at": _iso(self.last_event_at),
             "event_count": self.event_count,
+            "procedure_scope": self.procedure_scope,
         }
 
     @classmethod
@@ -206,6 +209,7 @@ class Case:
             nonconformities={nc.key: nc for nc in ncs},
             last_event_at=_dt(d.get("last_event_at")),
             event_count=d.get("event_count", 0),
+            procedure_scope=d.get("procedure_scope", EVERY_AGENCY),  # snapshots before scopes: every agency
         )
 
 

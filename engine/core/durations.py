@@ -9,16 +9,23 @@ Components come in the order W, D, T, H, M, S, each at most once; only the last 
 a fraction (``.`` or ``,``).  A zero duration (``P0D``, ``PT0H``) is allowed and means "due at
 once"; negative durations, months and years (not working time) and anything else are refused
 with ``DurationError``.  Letters are case-insensitive.  Results are whole working seconds, rounded half up.
+
+A duration is at most ``MAX_WORKING_SECONDS`` (10,000 working hours, ``P1250D``: five years of
+working time) and its text at most ``MAX_DURATION_CHARACTERS`` long, so no amount, however many
+digits it has, can overflow anything downstream; ``maximum=None`` lifts the first bound only, to
+read back a version deployed before it existed.
 """
 
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
-from engine.core.calendar import DEFAULT_PERIODS
+from engine.core.calendar import DEFAULT_PERIODS, MAX_WORKING_SECONDS
 
 __all__ = [
+    "MAX_DURATION_CHARACTERS",
+    "MAX_WORKING_SECONDS",
     "WORKING_DAY_SECONDS",
     "WORKING_WEEK_DAYS",
     "DurationError",
@@ -32,8 +39,12 @@ WORKING_DAY_SECONDS: int = sum(
     for start, end in DEFAULT_PERIODS
 )  # 8 h = 28 800 s
 WORKING_WEEK_DAYS = 5
+#: ``P1W2DT3H4M5.25S`` is 16 characters; 40 leaves room for any honest duration, and keeps the
+#: exact arithmetic below far inside ``_PRECISION`` digits.
+MAX_DURATION_CHARACTERS = 40
+_PRECISION = 2 * MAX_DURATION_CHARACTERS + 10
 
-_NUMBER = r"(\d+(?:[.,]\d+)?)"
+_NUMBER = r"([0-9]+(?:[.,][0-9]+)?)"
 _PATTERN = re.compile(rf"P(?:{_NUMBER}W)?(?:{_NUMBER}D)?(?:T(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?)?")
 _UNITS = (WORKING_WEEK_DAYS * WORKING_DAY_SECONDS, WORKING_DAY_SECONDS, 3600, 60, 1)
 
@@ -42,17 +53,25 @@ class DurationError(ValueError):
     """A duration that is not a working-time ISO 8601 duration."""
 
 
-def parse_working_duration(text: str) -> int:
-    """Working seconds of an ISO 8601 working-time duration (``P1D`` = 8 h, ``P1W`` = 5 days)."""
+def parse_working_duration(text: str, *, maximum: int | None = MAX_WORKING_SECONDS) -> int:
+    """Working seconds of an ISO 8601 working-time duration (``P1D`` = 8 h, ``P1W`` = 5 days).
+
+    Longer than ``maximum`` working seconds is refused; ``None`` accepts any length (still bounded
+    by ``MAX_DURATION_CHARACTERS``), for versions deployed before the bound.
+    """
     if not isinstance(text, str):
         raise DurationError(f"duration must be text, got {type(text).__name__}")
     raw = text.strip().upper()
 
     def fail(why: str) -> DurationError:
-        return DurationError(f"invalid working-time duration {text!r}: {why}")
+        shown = text if len(text) <= MAX_DURATION_CHARACTERS else text[:MAX_DURATION_CHARACTERS] + "..."
+        return DurationError(f"invalid working-time duration {shown!r}: {why}")
 
     if not raw:
         raise fail("empty; expected e.g. P10D, P0.5D or PT4H")
+    if len(raw) > MAX_DURATION_CHARACTERS:
+        raise fail(f"{len(raw):,} characters long; a duration is at most {MAX_DURATION_CHARACTERS} "
+                   "(e.g. P10D, P1DT4H)")
     if raw.startswith("-"):
         raise fail("negative durations are not allowed")
     if not raw.startswith("P"):
@@ -72,8 +91,14 @@ def parse_working_duration(text: str) -> int:
     for i in present[:-1]:
         if not str(values[i]).isdigit():
             raise fail("only the last component may have a fraction")
-    total = sum((Decimal(str(values[i]).replace(",", ".")) * _UNITS[i] for i in present), Decimal(0))
-    return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    with localcontext() as exact:
+        exact.prec = _PRECISION
+        total = sum((Decimal(str(values[i]).replace(",", ".")) * _UNITS[i] for i in present), Decimal(0))
+        seconds = int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if maximum is not None and seconds > maximum:
+        raise fail(f"longer than {format_working_duration(maximum)} ({maximum // 3600:,} working hours), "
+                   "the longest time limit or step allowance")
+    return seconds
 
 
 def format_working_duration(seconds: int) -> str:

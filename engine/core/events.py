@@ -6,10 +6,13 @@ event (its id when it has one) and every problem found, so the caller can keep i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import re
+import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 CASE_RECEIVED = "case.received"
@@ -36,6 +39,19 @@ STEP_EVENT_TYPES = frozenset({STEP_STARTED, STEP_COMPLETED})
 CLOSING_TYPES = frozenset({RETURNED, WITHDRAWN, REJECTED, STOPPED})
 
 MAX_TEXT = 500
+# Instants outside these years are refused: beyond them time-zone arithmetic overflows (year 1 with a
+# positive offset, 9999 with a negative one) and the legal calendar has no meaning.
+MIN_YEAR, MAX_YEAR = 1970, 2200
+# The electronic agency code of Decision 20/2020/QĐ-TTg: three levels of units, then the province
+# (e.g. 000.00.12.H10). The JSON Schema, the API's models and the user scopes use this one pattern.
+AGENCY_CODE_PATTERN = r"^[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}$"
+_AGENCY_CODE = re.compile(AGENCY_CODE_PATTERN)
+# Identifiers compared as they are written: no surrounding whitespace, no control character, so
+# that every check (a batch's agency scope, duplicate ids) sees the very string that is stored.
+IDENTIFIER_FIELDS = ("event_id", "type", "case_id", "agency", "procedure", "step")
+# What the store's columns hold: a nonconformity's key (400) is the case id, a name and sometimes the
+# event id ("<case_id>:late_supplement_request:<event_id>"), so 200 + 25 + 175.
+MAX_LENGTHS = {"event_id": 175, "case_id": 200, "procedure": 32, "step": 255}
 
 
 class EventInvalid(ValueError):
@@ -84,8 +100,32 @@ class CaseEvent:
             out["reason"] = self.reason
         return out
 
+    def fingerprint(self) -> str:
+        """A hash of the fact the event reports: the same event sent again has the same one, whatever the
+        order of its keys or the UTC offset its instants were written with.
 
-def parse_timestamp(value: Any, name: str, problems: list[str]) -> datetime | None:
+        ``data``, ``actor`` and ``reason`` are left out: they annotate the fact, and a source may send
+        them updated with a fact it repeats (the national portal re-sends earlier facts with the
+        dossier's current data). Anything else that differs under one id is another event: a conflict.
+        """
+        content = self.to_dict()
+        for annotation in ("data", "actor", "reason"):
+            content.pop(annotation, None)
+        content["occurred_at"] = self.occurred_at.astimezone(UTC).isoformat()
+        if self.due_at is not None:
+            content["due_at"] = self.due_at.astimezone(UTC).isoformat()
+        text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8", "backslashreplace")).hexdigest()
+
+
+def check_agency_code(code: str) -> str | None:
+    """Why ``code`` is not an agency code, or None."""
+    if _AGENCY_CODE.fullmatch(code):  # fullmatch: "$" alone would let a trailing newline through
+        return None
+    return f"agency {_show(code)} is not an agency code like 000.00.12.H10 (Decision 20/2020/QĐ-TTg)"
+
+
+def parse_timestamp(value: Any, name: str, problems: list[str], bounded: bool = True) -> datetime | None:
     if not isinstance(value, str) or not value.strip():
         problems.append(f"{name} must be an RFC 3339 timestamp with offset, got {_show(value)}")
         return None
@@ -98,6 +138,9 @@ def parse_timestamp(value: Any, name: str, problems: list[str]) -> datetime | No
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         problems.append(f"{name} has no UTC offset: {_show(value)} (write e.g. 2026-03-02T08:15:00+07:00)")
         return None
+    if bounded and not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        problems.append(f"{name} {_show(value)}: the year must be between {MIN_YEAR} and {MAX_YEAR}")
+        return None
     return parsed
 
 
@@ -106,7 +149,7 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _text(obj: dict[str, Any], name: str, problems: list[str], required: bool) -> str | None:
+def _text(obj: dict[str, Any], name: str, problems: list[str], required: bool, strict: bool) -> str | None:
     value = obj.get(name)
     if value is None:
         if required:
@@ -115,10 +158,19 @@ def _text(obj: dict[str, Any], name: str, problems: list[str], required: bool) -
     if not isinstance(value, str) or not value.strip():
         problems.append(f"{name} must be a non-empty string, got {_show(value)}")
         return None
-    if len(value) > MAX_TEXT:
-        problems.append(f"{name} is longer than {MAX_TEXT} characters")
+    limit = MAX_LENGTHS.get(name, MAX_TEXT) if strict else MAX_TEXT
+    if len(value) > limit:
+        problems.append(f"{name} is longer than {limit} characters")
         return None
-    return value.strip()
+    if not strict:
+        return value.strip()
+    if value != value.strip():
+        problems.append(f"{name} {_show(value)} has surrounding whitespace")
+        return None
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        problems.append(f"{name} {_show(value)} contains a control character")
+        return None
+    return value
 
 
 def _unstorable(value: Any, path: str = "event", depth: int = 0) -> str | None:
@@ -148,8 +200,14 @@ def _unstorable(value: Any, path: str = "event", depth: int = 0) -> str | None:
     return None
 
 
-def parse_event(obj: Any) -> CaseEvent:
-    """Validate one decoded JSON value as a contract event."""
+def parse_event(obj: Any, *, recorded: bool = False) -> CaseEvent:
+    """Validate one decoded JSON value as a contract event.
+
+    ``recorded``: the event was accepted earlier (a journal row being replayed), under the rules of
+    its day; the checks added since (identifier form, agency code, years) are not made again, so
+    that a case recorded before them still loads.
+    """
+    strict = not recorded
     if not isinstance(obj, dict):
         raise EventInvalid([f"an event must be a JSON object, got {type(obj).__name__}"], raw=obj)
     unstorable = _unstorable(obj)
@@ -157,22 +215,26 @@ def parse_event(obj: Any) -> CaseEvent:
         raise EventInvalid([unstorable], event_id=_raw_id(obj) if not _unstorable(obj.get("event_id")) else None,
                            raw=obj)
     problems: list[str] = []
-    event_id = _text(obj, "event_id", problems, required=True)
-    event_type = _text(obj, "type", problems, required=True)
+    event_id = _text(obj, "event_id", problems, required=True, strict=strict)
+    event_type = _text(obj, "type", problems, required=True, strict=strict)
     if event_type is not None and event_type not in EVENT_TYPES:
         problems.append(f"unknown type {event_type!r} (expected one of {', '.join(sorted(EVENT_TYPES))})")
-    case_id = _text(obj, "case_id", problems, required=True)
-    agency = _text(obj, "agency", problems, required=True)
-    procedure = _text(obj, "procedure", problems, required=True)
+    case_id = _text(obj, "case_id", problems, required=True, strict=strict)
+    agency = _text(obj, "agency", problems, required=True, strict=strict)
+    if agency is not None and strict:
+        bad_code = check_agency_code(agency)
+        if bad_code:
+            problems.append(bad_code)
+    procedure = _text(obj, "procedure", problems, required=True, strict=strict)
     occurred_at = None
     if "occurred_at" not in obj:
         problems.append("missing field 'occurred_at'")
     else:
-        occurred_at = parse_timestamp(obj["occurred_at"], "occurred_at", problems)
-    step = _text(obj, "step", problems, required=event_type in STEP_EVENT_TYPES)
+        occurred_at = parse_timestamp(obj["occurred_at"], "occurred_at", problems, bounded=strict)
+    step = _text(obj, "step", problems, required=event_type in STEP_EVENT_TYPES, strict=strict)
     due_at = None
     if obj.get("due_at") is not None:
-        due_at = parse_timestamp(obj["due_at"], "due_at", problems)
+        due_at = parse_timestamp(obj["due_at"], "due_at", problems, bounded=strict)
     data = obj.get("data") or {}
     if not isinstance(data, dict):
         problems.append(f"data must be a JSON object, got {_show(data)}")

@@ -84,6 +84,7 @@ class CaseHandler:
             agency=event.agency,
             procedure=event.procedure,
             procedure_version=version,
+            procedure_scope=procedure.scope,
             received_at=event.occurred_at,
             received_event_id=event.event_id,
             started_at=start,
@@ -104,6 +105,44 @@ class CaseHandler:
         return handler, handler._take()
 
     # -- applying ----------------------------------------------------------------------
+    def refusal(self, event: CaseEvent) -> str | None:
+        """Why ``event`` cannot be applied to this case at all, or None; a refused event changes nothing.
+
+        The agency is checked first, and its reason names only what the event itself says: an event
+        naming a case of another agency learns nothing about that case. The later reasons are only
+        given to the case's own agency.
+        """
+        case = self.case
+        if event.agency != case.agency:
+            return (f"event {event.event_id!r} names agency {event.agency!r}, which is not the agency of "
+                    f"case {event.case_id}")
+        if event.procedure != case.procedure:
+            return (f"event {event.event_id!r} names procedure {event.procedure!r} but case {case.case_id} "
+                    f"follows procedure {case.procedure!r}")
+        at = event.occurred_at
+        if at < case.received_at:
+            return (f"event {event.event_id!r} occurred at {at.isoformat()}, before case {case.case_id} was "
+                    f"received ({case.received_at.isoformat()})")
+        if event.type in ev.STEP_EVENT_TYPES and not case.closed:
+            activated = self._activation_of(event)
+            if activated is not None and at < activated:
+                return (f"event {event.event_id!r} occurred at {at.isoformat()}, before step {event.step} became "
+                        f"active ({activated.isoformat()}): a step cannot start or finish before it is handed over")
+        return None
+
+    def _activation_of(self, event: CaseEvent) -> datetime | None:
+        """When the step an event names became active; for a completion that bypasses steps, the
+        latest activation among those it would complete as skipped."""
+        assert event.step is not None
+        run = self._active_run(event.step)
+        if run is not None:
+            return run.activated_at
+        if event.type != ev.STEP_COMPLETED or event.step not in self.definition.steps:
+            return None
+        on_path = self.workflow.path_to(event.step) or set()
+        bypassed = [r.activated_at for r in self.case.active_runs() if r.step in on_path]
+        return max(bypassed, default=None)
+
     def apply(self, event: CaseEvent) -> Applied:
         case = self.case
         at = event.occurred_at

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.core.agency import EVERY_AGENCY
+
 
 @dataclass(frozen=True)
 class StepDefinition:
@@ -54,3 +56,4 @@ class LoadedProcedure:
     subprocess_specs: dict[str, Any]
     checksum: str
     source: bytes
+    scope: str = EVERY_AGENCY  # the agencies of the deployment it came from (engine.core.agency.scope_key)

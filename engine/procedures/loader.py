@@ -1,8 +1,9 @@
 """BPMN files in, validated procedures out; every refusal is one line per problem.
 
-Order of work: safe XML parsing, whole-document checks (duplicate ids, code, conditions), the
-choice of the one executable process, its shape and properties, and last SpiffWorkflow's own
-parser, run only on a file with no error so far.
+Order of work: safe XML parsing, the number of nodes (a file past ``MAX_NODES`` goes no further,
+so the work stays bounded), whole-document checks (duplicate ids, code, conditions), the choice
+of the one executable process, its shape and properties, and last SpiffWorkflow's own parser,
+run only on a file with no error so far (its cost grows faster than the file's).
 """
 
 from __future__ import annotations
@@ -21,14 +22,19 @@ from engine.procedures.model import children, local_name
 from engine.procedures.problems import Problem, ProcedureInvalid, Report
 from engine.procedures.spiff import build_specs
 from engine.procedures.structure import check_structure
-from engine.procedures.xml import MAX_SOURCE_BYTES, UnsafeXmlError, parse_xml
+from engine.procedures.xml import MAX_NODES, MAX_SOURCE_BYTES, UnsafeXmlError, parse_xml
 
 __all__ = ["Problem", "ProcedureInvalid", "load_procedure", "validate_paths", "validate_source"]
 
 
-def load_procedure(source: bytes, filename: str) -> LoadedProcedure:
-    """The procedure in ``source``; raises ``ProcedureInvalid`` if the file has any error."""
-    problems, loaded = _analyse(source, filename)
+def load_procedure(source: bytes, filename: str, *, deployed: bool = False) -> LoadedProcedure:
+    """The procedure in ``source``; raises ``ProcedureInvalid`` if the file has any error.
+
+    ``deployed=True`` reads back a version already deployed: the size bounds added since (how long a
+    duration, how many flows) are then warnings, so its cases keep their procedure; the calendar
+    still refuses to count past ``MAX_WORKING_SECONDS``.
+    """
+    problems, loaded = _analyse(source, filename, deployed=deployed)
     if loaded is None or any(problem.is_error for problem in problems):
         raise ProcedureInvalid(problems)
     return loaded
@@ -57,13 +63,19 @@ def validate_paths(paths: Iterable[str | PathLike[str]]) -> list[Problem]:
     return problems
 
 
-def _analyse(source: bytes, filename: str) -> tuple[list[Problem], LoadedProcedure | None]:
+def _analyse(source: bytes, filename: str, *, deployed: bool = False) -> tuple[list[Problem], LoadedProcedure | None]:
     try:
         tree = parse_xml(source)
     except UnsafeXmlError as err:
         return [Problem(filename, None, str(err))], None
     root = tree.getroot()
-    report = Report(filename, root)
+    report = Report(filename, root, deployed=deployed)
+    nodes = report.size
+    if nodes > MAX_NODES:
+        report.exceeds(root, f"the file has {nodes:,} XML nodes (elements, comments...); the limit is {MAX_NODES:,} "
+                       "(an ISO procedure is a few dozen steps)", owner="")
+        if not deployed:  # the work of checking a file stays bounded by its size
+            return report.problems(), None
     if local_name(root) != "definitions":
         report.add(root, f"not a BPMN 2.0 file: the root element is {root.tag!r}, expected bpmn:definitions "
                    "(namespace http://www.omg.org/spec/BPMN/20100524/MODEL)", owner="")

@@ -61,10 +61,15 @@ def element_id(element: etree._Element | None) -> str | None:
 
 
 class Report:
-    """Collects problems for one file; hands them back in document order, without duplicates."""
+    """Collects problems for one file; hands them back in document order, without duplicates.
 
-    def __init__(self, filename: str, root: etree._Element | None = None):
+    ``deployed`` reads back a version already deployed: a bound added after it was deployed
+    (``exceeds``) is then only a warning, so that the cases following it keep their procedure.
+    """
+
+    def __init__(self, filename: str, root: etree._Element | None = None, *, deployed: bool = False):
         self.filename = filename
+        self.deployed = deployed
         self._order = {el: i for i, el in enumerate(root.iter())} if root is not None else {}
         self._found: list[tuple[int, int, Problem]] = []
 
@@ -81,6 +86,15 @@ class Report:
         position = self._order.get(element, -1) if element is not None else -1
         problem = Problem(self.filename, name, message, severity)
         self._found.append((position, len(self._found), problem))
+
+    @property
+    def size(self) -> int:
+        """Nodes in the document (elements, comments, processing instructions)."""
+        return len(self._order)
+
+    def exceeds(self, element: etree._Element | None, message: str, *, owner: str | None = None) -> None:
+        """Report a size bound passed: an error, or a warning on a version already deployed."""
+        self.add(element, message, "warning" if self.deployed else "error", owner=owner)
 
     def extend(self, problems: Iterable[Problem]) -> None:
         for problem in problems:

@@ -23,10 +23,12 @@ from engine.procedures.model import (
 )
 from engine.procedures.problems import Report
 
-__all__ = ["MAX_FLOW_NODES", "ProcessShape", "check_structure"]
+__all__ = ["MAX_FLOW_NODES", "MAX_SEQUENCE_FLOWS", "ProcessShape", "check_structure"]
 
 #: An ISO procedure has a few dozen elements; SpiffWorkflow's parser recurses along each path.
 MAX_FLOW_NODES = 200
+#: Two flows a node on average: a few dozen steps with their gateways need far fewer.
+MAX_SEQUENCE_FLOWS = 2 * MAX_FLOW_NODES
 
 _ONLY_EVENTS = "not supported in an ISO procedure: the engine follows the one-stop-shop's events only"
 _FLATTEN = "not supported in an ISO procedure: draw their steps in the main process"
@@ -64,8 +66,8 @@ def check_structure(process: etree._Element, report: Report) -> ProcessShape:
             else:
                 report.add(element, f"{local_name(element)} without an id")
     if len(shape.nodes) > MAX_FLOW_NODES:
-        report.add(process, f"the process has {len(shape.nodes)} flow nodes; the limit is {MAX_FLOW_NODES} "
-                   "(an ISO procedure is a few dozen steps)")
+        report.exceeds(process, f"the process has {len(shape.nodes)} flow nodes; the limit is {MAX_FLOW_NODES} "
+                       "(an ISO procedure is a few dozen steps)")
     outgoing = _read_flows(process, shape, report)
     for node_id, element in shape.nodes.items():
         shape.graph[node_id] = tuple(str(flow.get("targetRef")) for flow in outgoing.get(node_id, []))
@@ -78,8 +80,13 @@ def check_structure(process: etree._Element, report: Report) -> ProcessShape:
 def _read_flows(
     process: etree._Element, shape: ProcessShape, report: Report
 ) -> dict[str, list[etree._Element]]:
+    """Each node's outgoing flows, read once: every later check looks flows up here."""
     outgoing: dict[str, list[etree._Element]] = {}
-    for flow in children(process, "sequenceFlow"):
+    flows = children(process, "sequenceFlow")
+    if len(flows) > MAX_SEQUENCE_FLOWS:
+        report.exceeds(process, f"the process has {len(flows)} sequence flows; the limit is {MAX_SEQUENCE_FLOWS} "
+                       "(an ISO procedure is a few dozen steps)")
+    for flow in flows:
         source, target = flow.get("sourceRef"), flow.get("targetRef")
         broken = False
         for role, ref in (("sourceRef", source), ("targetRef", target)):
@@ -149,16 +156,17 @@ def _check_event(
 def _check_gateway(
     element: etree._Element, kind: str, outgoing: list[etree._Element], report: Report
 ) -> None:
+    # One pass over the gateway's own flows: nothing here may scan them once per flow (issue 10).
     default = element.get("default")
-    flow_ids = [flow.get("id") for flow in outgoing]
-    if default and default not in flow_ids:
+    if default and not any(flow.get("id") == default for flow in outgoing):
         report.add(element, f"default flow {default!r} is not an outgoing flow of this gateway")
-    conditional = [flow for flow in outgoing if children(flow, "conditionExpression")]
-    if len(outgoing) > 1:
-        for flow in outgoing:
-            if flow not in conditional and flow.get("id") != default:
-                report.add(flow, f"flow leaves {kind} {element.get('id')!r} without a condition "
-                           "and is not its default flow")
+    conditional = False
+    for flow in outgoing:
+        if children(flow, "conditionExpression"):
+            conditional = True
+        elif len(outgoing) > 1 and flow.get("id") != default:
+            report.add(flow, f"flow leaves {kind} {element.get('id')!r} without a condition "
+                       "and is not its default flow")
     if conditional and not default:
         report.add(element, "no default flow: a case whose data matches none of the conditions "
                    "would stop at this gateway", "warning")

@@ -12,9 +12,12 @@ import codecs
 
 from lxml import etree
 
-__all__ = ["MAX_SOURCE_BYTES", "UnsafeXmlError", "parse_xml"]
+__all__ = ["MAX_NODES", "MAX_SOURCE_BYTES", "UnsafeXmlError", "parse_xml"]
 
 MAX_SOURCE_BYTES = 5 * 1024 * 1024
+#: XML nodes (elements, comments, processing instructions) a procedure file may hold.  A drawn
+#: procedure has 15-20 a flow node with its diagram, so 200 flow nodes come to about 4,000.
+MAX_NODES = 20_000
 
 _DOCTYPE_REFUSED = "DOCTYPE declarations are not allowed (entity expansion / external entities)"
 _WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)

@@ -16,7 +16,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.core.case import Case, StepRun
-from engine.core.events import parse_event
+from engine.core.events import EventInvalid, parse_event
 from engine.core.handling import CaseHandler
 from engine.core.nonconformities import RETRACTED
 from engine.core.workflow import SERIALIZER_VERSION, CaseWorkflow
@@ -32,17 +32,17 @@ SNAPSHOTS: Table = CaseSnapshot.__table__  # type: ignore[attr-defined]
 NCS: Table = NonconformityRow.__table__  # type: ignore[attr-defined]
 PARKED: Table = ParkedEvent.__table__  # type: ignore[attr-defined]
 
-_SEEN = union_all(
-    select(JOURNAL.c.seq).where(JOURNAL.c.event_id == bindparam("event_id")),
-    select(PARKED.c.id).where(PARKED.c.event_id == bindparam("event_id")),
+_RECORDED = union_all(
+    select(JOURNAL.c.payload).where(JOURNAL.c.event_id == bindparam("event_id")),
+    select(PARKED.c.payload).where(PARKED.c.event_id == bindparam("event_id")),
 ).limit(1)
-_SEEN_JOURNAL = select(JOURNAL.c.seq).where(JOURNAL.c.event_id == bindparam("event_id")).limit(1)
+_RECORDED_JOURNAL = select(JOURNAL.c.payload).where(JOURNAL.c.event_id == bindparam("event_id")).limit(1)
 INSERT_JOURNAL_MANY = JOURNAL.insert().returning(JOURNAL.c.seq, sort_by_parameter_order=True)
 INSERT_CASE = CASES.insert()
 UPDATE_CASE = CASES.update().where(
     CASES.c.case_id == bindparam("b_case_id"), CASES.c.event_count == bindparam("b_event_count")
 )
-_CASE_ROW = select(CASES.c.procedure, CASES.c.procedure_version, CASES.c.event_count).where(
+_CASE_ROW = select(CASES.c.procedure, CASES.c.procedure_version, CASES.c.procedure_scope, CASES.c.event_count).where(
     CASES.c.case_id == bindparam("case_id")
 )
 _SNAPSHOT = select(SNAPSHOTS.c.journal_seq, SNAPSHOTS.c.state).where(SNAPSHOTS.c.case_id == bindparam("case_id"))
@@ -51,7 +51,8 @@ _JOURNAL_AFTER = select(JOURNAL.c.type, JOURNAL.c.payload).where(
 ).order_by(JOURNAL.c.seq)
 
 _LOAD_CHUNK = 500
-_CASE_ROWS = select(CASES.c.case_id, CASES.c.procedure, CASES.c.procedure_version, CASES.c.event_count).where(
+_CASE_ROWS = select(CASES.c.case_id, CASES.c.procedure, CASES.c.procedure_version, CASES.c.procedure_scope,
+                    CASES.c.event_count).where(
     CASES.c.case_id.in_(bindparam("ids", expanding=True))
 )
 _SNAPSHOTS_OF = select(SNAPSHOTS.c.case_id, SNAPSHOTS.c.journal_seq, SNAPSHOTS.c.state).where(
@@ -141,9 +142,30 @@ def upserts(conn: Connection) -> Upserts:
     return _UPSERTS[name]
 
 
-def event_seen(conn: Connection, event_id: str, include_parked: bool = True) -> bool:
-    statement = _SEEN if include_parked else _SEEN_JOURNAL
-    return conn.execute(statement, {"event_id": event_id}).first() is not None
+@dataclass(frozen=True)
+class Recorded:
+    """An event id already recorded (journal or parked), with the fingerprint of what it recorded."""
+
+    fingerprint: str | None  # None: the row is no readable event (a watcher tick), so nothing equals it
+
+
+def payload_fingerprint(payload: Any) -> str | None:
+    """The content fingerprint of a recorded payload (``CaseEvent.fingerprint``), read back from its row."""
+    try:
+        return parse_event(payload, recorded=True).fingerprint()
+    except EventInvalid:
+        return None
+
+
+def recorded_fingerprint(conn: Connection, event_id: str, include_parked: bool = True) -> Recorded | None:
+    """What was recorded under ``event_id``, or None when the id is new.
+
+    The payload is read back and hashed rather than a hash column kept: an id is seen again only
+    on a duplicate or a conflict, so the cost falls on those alone, and every existing row answers.
+    """
+    statement = _RECORDED if include_parked else _RECORDED_JOURNAL
+    row = conn.execute(statement, {"event_id": event_id}).first()
+    return None if row is None else Recorded(payload_fingerprint(row[0]))
 
 
 def load_case(conn: Connection, case_id: str, catalog: ProcedureCatalog, calendar: Any) -> LiveCase | None:
@@ -182,7 +204,7 @@ def load_cases(conn: Connection, case_ids: list[str], catalog: ProcedureCatalog,
 
 def _rebuild(case_id: str, row: Any, snapshot: Any, entries: Sequence[Any], catalog: ProcedureCatalog,
              calendar: Any) -> LiveCase:
-    procedure = catalog.get(row.procedure, row.procedure_version)
+    procedure = catalog.get(row.procedure, row.procedure_version, row.procedure_scope)
     handler: CaseHandler | None = None
     if snapshot is not None:
         case = Case.from_dict(snapshot.state["case"])
@@ -190,11 +212,12 @@ def _rebuild(case_id: str, row: Any, snapshot: Any, entries: Sequence[Any], cata
         handler = CaseHandler(case, workflow, procedure, calendar)
     for entry in entries:
         if handler is None:
-            handler, _ = CaseHandler.receive(parse_event(entry.payload), procedure, row.procedure_version, calendar)
+            handler, _ = CaseHandler.receive(parse_event(entry.payload, recorded=True), procedure,
+                                             row.procedure_version, calendar)
         elif entry.type == WATCH_TICK:
             handler.tick(datetime.fromisoformat(entry.payload["at"]))
         else:
-            handler.apply(parse_event(entry.payload))
+            handler.apply(parse_event(entry.payload, recorded=True))
     if handler is None:
         raise LookupError(f"case {case_id} has a row but no journal")
     live = LiveCase(handler, event_count=row.event_count, since_snapshot=len(entries))
@@ -213,6 +236,7 @@ def case_values(case: Case) -> dict[str, Any]:
         "agency": case.agency,
         "procedure": case.procedure,
         "procedure_version": case.procedure_version,
+        "procedure_scope": case.procedure_scope,
         "status": case.status,
         "received_at": case.received_at,
         "started_at": case.started_at,

@@ -46,6 +46,7 @@ def _case_detail(session: Session, case_id: str, presenter: Presenter) -> dict[s
         "agency": row.agency,
         "procedure": row.procedure,
         "procedure_version": row.procedure_version,
+        "procedure_scope": row.procedure_scope,
         "status": row.status,
         "received_at": p.time(row.received_at),
         "started_at": p.time(row.started_at),

@@ -14,6 +14,11 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from engine.core.agency import EVERY_AGENCY, MAX_SCOPE_AGENCIES
+
+# A scope key: at most MAX_SCOPE_AGENCIES agency codes of at most 100 characters, comma-separated.
+SCOPE_LENGTH = MAX_SCOPE_AGENCIES * 101  # 2020, as migration 0007 wrote it
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware datetimes stored as UTC; SQLite keeps no offset, PostgreSQL uses timestamptz."""
@@ -41,10 +46,13 @@ def _ts(nullable: bool = True, index: bool = False) -> Any:
 
 class ProcedureVersion(SQLModel, table=True):
     __tablename__ = "procedure_version"
-    __table_args__ = (UniqueConstraint("code", "version", name="uq_procedure_code_version"),)
+    # Versions are numbered per code and scope: agency B's version 1 is not agency A's.
+    __table_args__ = (UniqueConstraint("code", "scope", "version", name="uq_procedure_code_scope_version"),)
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(index=True, max_length=32)
+    scope: str = Field(default=EVERY_AGENCY, max_length=SCOPE_LENGTH,  # engine.core.agency.scope_key
+                       sa_column_kwargs={"server_default": EVERY_AGENCY})
     version: int
     process_id: str = Field(max_length=255)
     name: str = Field(max_length=500)
@@ -66,6 +74,8 @@ class CaseRow(SQLModel, table=True):
     agency: str = Field(index=True, max_length=100)
     procedure: str = Field(index=True, max_length=32)
     procedure_version: int
+    procedure_scope: str = Field(default=EVERY_AGENCY, max_length=SCOPE_LENGTH,
+                                 sa_column_kwargs={"server_default": EVERY_AGENCY})
     status: str = Field(index=True, max_length=32)
     received_at: datetime = _ts(nullable=False, index=True)
     started_at: datetime = _ts(nullable=False)

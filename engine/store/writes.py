@@ -30,6 +30,7 @@ from engine.store.cases import (
     StaleCase,
     case_values,
     load_cases,
+    payload_fingerprint,
     snapshot_row,
     step_rows,
     upserts,
@@ -40,8 +41,9 @@ from engine.store.outbox import OUTBOX, Outbox
 @dataclass
 class Writes:
     now: datetime
-    prefetched_seen: set[str] | None = None
-    seen: set[str] = field(default_factory=set)
+    # Event ids recorded, with the fingerprint of what was recorded (None: not a readable event).
+    prefetched_seen: dict[str, str | None] | None = None
+    seen: dict[str, str | None] = field(default_factory=dict)
     journal: list[dict[str, Any]] = field(default_factory=list)
     case_inserts: dict[str, dict[str, Any]] = field(default_factory=dict)
     case_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -56,12 +58,15 @@ class Writes:
 
     # -- staging ------------------------------------------------------------------------------
     def prefetch_seen(self, conn: Connection, event_ids: list[str]) -> None:
-        """One query for the whole batch's duplicate check (journal and parked)."""
-        found: set[str] = set()
+        """One query per table for the whole batch's duplicate and conflict check (journal and parked);
+        only ids already recorded bring their payload back."""
+        found: dict[str, str | None] = {}
         for start in range(0, len(event_ids), 1000):
             chunk = event_ids[start:start + 1000]
-            found.update(conn.execute(select(JOURNAL.c.event_id).where(JOURNAL.c.event_id.in_(chunk))).scalars())
-            found.update(conn.execute(select(PARKED.c.event_id).where(PARKED.c.event_id.in_(chunk))).scalars())
+            for table in (JOURNAL, PARKED):
+                for event_id, payload in conn.execute(select(table.c.event_id, table.c.payload)
+                                                      .where(table.c.event_id.in_(chunk))):
+                    found.setdefault(event_id, payload_fingerprint(payload))
         self.prefetched_seen = found
 
     def prefetch_cases(self, conn: Connection, case_ids: list[str], receipts: list[str], catalog: Any,
@@ -87,9 +92,22 @@ class Writes:
             return event_id in self.prefetched_seen
         return None
 
+    def recorded(self, event_id: str) -> tuple[bool, str | None]:
+        """(True, fingerprint) for an id recorded, as far as known without asking the database;
+        (False, None) when it is new or the database must be asked (``prefetched_seen`` says which)."""
+        if event_id in self.seen:
+            return True, self.seen[event_id]
+        if self.prefetched_seen is not None and event_id in self.prefetched_seen:
+            return True, self.prefetched_seen[event_id]
+        return False, None
+
+    def asks_database(self) -> bool:
+        """Whether an id not staged must still be looked up (no batch prefetch answered)."""
+        return self.prefetched_seen is None
+
     def journal_row(self, *, event_id: str, case_id: str, type_: str, occurred_at: datetime,
-                    payload: dict[str, Any], notes: list[str]) -> int:
-        self.seen.add(event_id)
+                    payload: dict[str, Any], notes: list[str], fingerprint: str | None = None) -> int:
+        self.seen[event_id] = fingerprint
         self.journal.append({"event_id": event_id, "case_id": case_id, "type": type_, "occurred_at": occurred_at,
                              "recorded_at": self.now, "payload": payload, "notes": "\n".join(notes) or None})
         return len(self.journal) - 1

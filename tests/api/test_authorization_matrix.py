@@ -25,6 +25,7 @@ from tests.api.support import (
     World,
     event,
     nc_key,
+    second_procedure,
 )
 
 A, PO, SEC, LEAD, AUD, CONN = (Role.admin, Role.process_owner, Role.iso_secretary, Role.leader, Role.auditor,
@@ -44,8 +45,15 @@ class Req:
 class Entry:
     roles: set[Role]
     request: Callable[[bool], Req]  # own: True for the user's agency, False for another agency
-    kind: str  # "item", "list", "global", "ingest", "public"
+    kind: str  # "item", "list", "global", "ingest", "scoped" (a procedure write for agency(own)), "public"
     ok: frozenset[int] = frozenset({200})
+
+
+@pytest.fixture(scope="module")
+def scoped_versions(shared_world: World) -> None:
+    """A version of the second procedure for each agency, for the retire requests."""
+    for code in (OWN_AGENCY, OTHER_AGENCY):
+        shared_world.eiso.catalog.deploy(second_procedure(), "second.bpmn", shared_world.clock.now(), [code])
 
 
 def case(own: bool) -> str:
@@ -83,8 +91,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/health"): Entry(EVERYONE, get(lambda own: "/health"), "public"),
     ("GET", "/me"): Entry(EVERYONE, get(lambda own: "/me"), "global"),
     ("GET", "/procedures"): Entry(READERS, get(lambda own: "/procedures"), "global"),
-    ("POST", "/procedures"): Entry({A, PO}, lambda own: Req("POST", "/procedures", {"files": {
-        "file": ("test-procedure.bpmn", PROCEDURE.read_bytes(), "application/xml")}}), "global",
+    ("POST", "/procedures"): Entry({A, PO}, lambda own: Req("POST", f"/procedures?agency={agency(own)}", {"files": {
+        "file": ("test-procedure.bpmn", PROCEDURE.read_bytes(), "application/xml")}}), "scoped",
         frozenset({200, 201})),
     ("POST", "/procedures/validate"): Entry({A, PO}, lambda own: Req("POST", "/procedures/validate", {
         "content": PROCEDURE.read_bytes(), "headers": {"Content-Type": "application/xml"}}), "global"),
@@ -92,8 +100,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
                                                             "global"),
     ("GET", "/procedures/{code}/versions/{version}/bpmn"): Entry(
         READERS, get(lambda own: "/procedures/9.000001/versions/1/bpmn"), "global"),
-    ("POST", "/procedures/{code}/versions/{version}/retire"): Entry(
-        {A, PO}, post(lambda own: "/procedures/9.000002/versions/1/retire"), "global"),
+    ("POST", "/procedures/{code}/versions/{version}/retire"): Entry(  # versions of scoped_versions()
+        {A, PO}, post(lambda own: f"/procedures/9.000002/versions/1/retire?agency={agency(own)}"), "scoped"),
     ("GET", "/cases"): Entry(READERS, get(lambda own: f"/cases?agency={agency(own)}"), "list"),
     ("GET", "/cases/{case_id}"): Entry(READERS, get(lambda own: f"/cases/{case(own)}"), "item"),
     ("GET", "/cases/{case_id}/events"): Entry(READERS, get(lambda own: f"/cases/{case(own)}/events"), "item"),
@@ -148,7 +156,8 @@ def test_without_a_token(shared_world: World, method: str, path: str) -> None:
 @pytest.mark.parametrize("own", [True, False], ids=["own", "other"])
 @pytest.mark.parametrize("role", list(Role), ids=[r.value for r in Role])
 @pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
-def test_role_on_own_and_other_agency(shared_world: World, method: str, path: str, role: Role, own: bool) -> None:
+def test_role_on_own_and_other_agency(shared_world: World, scoped_versions: None, method: str, path: str, role: Role,
+                                      own: bool) -> None:
     entry = MATRIX[(method, path)]
     request = entry.request(own)
     response = shared_world.call(role, request.method, request.url, **request.kwargs)
@@ -159,7 +168,7 @@ def test_role_on_own_and_other_agency(shared_world: World, method: str, path: st
     sees_all = role in UNSCOPED
     if entry.kind == "item" and not own and not sees_all:
         assert status == 404, body
-    elif entry.kind == "ingest" and not own and not sees_all:
+    elif entry.kind in ("ingest", "scoped") and not own and not sees_all:
         assert status == 403, body
     else:
         assert status in entry.ok, body

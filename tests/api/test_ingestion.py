@@ -93,3 +93,36 @@ def test_connector_reads_nothing(world: World) -> None:
     assert world.call(CONN, "GET", "/cases").status_code == 403
     assert world.call(CONN, "GET", "/me").json() == {"name": "connector-user", "role": "connector",
                                                      "agencies": ["000.00.12.H10"], "all_agencies": False}
+
+
+def test_bad_years_and_disguised_ids_are_refused_one_by_one(world: World) -> None:
+    """Years outside 1970–2200 answered 500 (or were stored, then unreadable); a case id with a trailing
+    space slipped past the agency check and its refusal named the other agency."""
+    years = ["0001-01-01T00:00:00+07:00", "9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00Z",
+             "1900-03-10T08:00:00+07:00", "3000-03-10T08:00:00+07:00"]
+    events: list[Any] = [event(f"y{n}", "case.received", "2026-03-10 08:00", f"Y-{n}", OWN_AGENCY)
+                         | {"occurred_at": when} for n, when in enumerate(years)]
+    events.append(event("sp", "step.completed", "2026-03-10 09:00", OTHER_CASE + " ", OWN_AGENCY, "review"))
+    events.append(event("ok", "case.received", "2026-03-10 08:00", "Y-OK", OWN_AGENCY))
+    response = world.call(CONN, "POST", "/events", json=events)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["refused"] * 6 + ["applied"]
+    assert all("the year must be between 1970 and 2200" in r["reason"] for r in results[:5])
+    assert "surrounding whitespace" in results[5]["reason"]
+    assert OTHER_AGENCY not in response.text
+    for n in range(len(years)):
+        assert world.call(Role.admin, "GET", f"/cases/Y-{n}").status_code == 404
+    assert world.call(Role.admin, "GET", "/cases/Y-OK").status_code == 200
+
+
+def test_a_reused_event_id_is_a_conflict_that_reveals_nothing(world: World) -> None:
+    """The other agency's case used event id 'other-2' (see support.late_case); ours is refused, kept."""
+    mine = event("other-2", "case.received", "2026-03-10 08:00", "MINE-2", OWN_AGENCY)
+    result = world.call(CONN, "POST", "/events", json=[mine]).json()["results"][0]
+    assert result["status"] == "refused" and "event id conflict" in result["reason"]
+    assert OTHER_CASE not in result["reason"] and OTHER_AGENCY not in result["reason"]
+    table = RefusedEvent.__table__  # type: ignore[attr-defined]
+    with world.eiso.engine.connect() as conn:
+        kept = conn.execute(select(table.c.raw).where(table.c.event_id == "other-2")).scalars().all()
+    assert [json.loads(raw)["case_id"] for raw in kept] == ["MINE-2"]

@@ -10,6 +10,7 @@ from engine.procedures.loader import validate_source
 from tests.api.support import PROCEDURE, World, event, make_world
 
 PO = Role.process_owner
+ADMIN = Role.admin  # deploys and retires for every agency (a process owner only for their agencies)
 SOURCE = PROCEDURE.read_bytes()
 BROKEN = (SOURCE.replace(b'name="deadline" value="P2D"', b'name="deadline" value="P1M"')
           .replace(b"fee_exempt == true and applicant_age &gt;= 60", b"__import__('os').system('id')"))
@@ -19,7 +20,7 @@ BOMB = b"""<?xml version="1.0"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL">&lol3;</bpmn:definitions>"""
 
 
-def upload(world: World, source: bytes, name: str = "procedure.bpmn", role: Role = PO) -> Any:
+def upload(world: World, source: bytes, name: str = "procedure.bpmn", role: Role = ADMIN) -> Any:
     return world.call(role, "POST", "/procedures", files={"file": (name, source, "application/xml")})
 
 
@@ -37,7 +38,7 @@ def test_upload_list_download_retire(bare_world: World) -> None:
     assert same.status_code == 200 and same.json()["created"] is False
     changed = SOURCE.replace(b'value="PT4H"/><camunda:property name="unit" value="Head of section"',
                              b'value="PT6H"/><camunda:property name="unit" value="Head of section"')
-    raw = world.call(PO, "POST", "/procedures", params={"filename": "v2.bpmn"}, content=changed,
+    raw = world.call(ADMIN, "POST", "/procedures", params={"filename": "v2.bpmn"}, content=changed,
                      headers={"Content-Type": "application/xml"})
     assert raw.status_code == 201 and raw.json()["version"] == 2 and raw.json()["filename"] == "v2.bpmn"
     listed = versions(world)
@@ -47,16 +48,16 @@ def test_upload_list_download_retire(bare_world: World) -> None:
     assert xml.status_code == 200 and xml.content == changed
     assert xml.headers["content-type"] == "application/xml"
     assert 'filename="v2.bpmn"' in xml.headers["content-disposition"]
-    retired = world.call(PO, "POST", "/procedures/9.000001/versions/1/retire")
+    retired = world.call(ADMIN, "POST", "/procedures/9.000001/versions/1/retire")
     assert retired.status_code == 200 and retired.json()["changed"] is True
-    assert world.call(PO, "POST", "/procedures/9.000001/versions/1/retire").json()["changed"] is False
+    assert world.call(ADMIN, "POST", "/procedures/9.000001/versions/1/retire").json()["changed"] is False
     assert world.call(PO, "GET", "/procedures", params={"in_force": True}).json()[0]["version"] == 2
-    assert world.call(PO, "POST", "/procedures/9.000001/versions/9/retire").status_code == 404
+    assert world.call(ADMIN, "POST", "/procedures/9.000001/versions/9/retire").status_code == 404
     log = world.call(Role.auditor, "GET", "/audit", params={"entity": "procedure"}).json()["items"]
     assert [(e["action"], e["entity_key"], e["actor"]) for e in log] == [
-        ("procedure.deploy", "9.000001/1", "process_owner-user"),
-        ("procedure.deploy", "9.000001/2", "process_owner-user"),
-        ("procedure.retire", "9.000001/1", "process_owner-user")]
+        ("procedure.deploy", "9.000001/1", "admin-user"),
+        ("procedure.deploy", "9.000001/2", "admin-user"),
+        ("procedure.retire", "9.000001/1", "admin-user")]
 
 
 def test_refused_file_answers_422_with_the_validate_commands_problems(bare_world: World) -> None:
@@ -79,9 +80,9 @@ def test_bombs_junk_and_wrong_media_types_are_4xx_and_deploy_nothing(bare_world:
     assert bomb.status_code == 422 and "DOCTYPE" in bomb.json()["problems"][0]["message"]
     assert upload(world, b"\x89PNG\r\n\x1a\n", "image.png").status_code == 422
     assert upload(world, b"", "empty.bpmn").status_code == 422
-    no_file = world.call(PO, "POST", "/procedures", files={"other": ("x.bpmn", SOURCE)})
+    no_file = world.call(ADMIN, "POST", "/procedures", files={"other": ("x.bpmn", SOURCE)})
     assert no_file.status_code == 422 and "'file'" in no_file.json()["detail"]
-    text = world.call(PO, "POST", "/procedures", content=SOURCE, headers={"Content-Type": "text/plain"})
+    text = world.call(ADMIN, "POST", "/procedures", content=SOURCE, headers={"Content-Type": "text/plain"})
     assert text.status_code == 415
     assert versions(world) == []
 

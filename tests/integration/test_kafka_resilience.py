@@ -211,3 +211,49 @@ def test_sigterm_finishes_the_batch_commits_and_leaves_the_group(postgres_databa
     assert first > 0 and first + again == len(lines)
     applied, distinct = journal_count(postgres_database)
     assert applied == distinct == len({e["event_id"] for e in events}) and applied >= applied_before
+
+
+def test_partitions_assigned_during_a_database_outage_are_paused_and_nothing_is_dropped(
+        postgres_database: str, tmp_path: Path) -> None:
+    """A member joins and leaves while the database is down: the partitions the worker gets back
+    during the outage must stay paused (their records were once polled and dropped, then committed past)."""
+    from kafka import KafkaConsumer
+
+    events = simulated_events(150, seed=24)
+    lines = [json.dumps(e, ensure_ascii=False) for e in events]
+    baseline = make_app(f"sqlite:///{tmp_path / 'baseline.db'}")
+    ingest_all(baseline, lines)
+    settings = kafka_settings(unique_prefix("reassigned"), batch_size=50, session_timeout_ms=6000)
+    create_topics(settings)
+    make_app(postgres_database).engine.dispose()
+    host, port = postgres_database.split("@", 1)[1].split("/", 1)[0].split(":")
+    proxy = _Proxy(host, int(port))
+    app = make_app(postgres_database.replace(f"{host}:{port}", f"127.0.0.1:{proxy.port}"))
+    produce(settings, lines, keys=[e["case_id"] for e in events])
+    worker = CaseEventWorker(app, settings)
+    steps: list[str] = []
+    proxy.cut()
+
+    def member_comes_and_goes() -> None:
+        deadline = time.monotonic() + 60
+        while worker.stats.database_retries < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        other = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=settings.group,
+                              enable_auto_commit=False, session_timeout_ms=6000)
+        other.subscribe([settings.topic])
+        while not other.assignment() and time.monotonic() < deadline:
+            other.poll(timeout_ms=200)
+        steps.append(f"the other member held {len(other.assignment())} partition(s)")
+        other.pause(*other.assignment())  # it reads nothing: only the worker's records matter
+        other.close(autocommit=False)  # leaving: the worker is given them back, the database still down
+        time.sleep(4.0)  # the worker's retry polls run on the partitions it got back
+        steps.append(f"{worker.stats.database_retries} retries")
+        proxy.restore()
+
+    threading.Thread(target=member_comes_and_goes, daemon=True).start()
+    worker.run(exit_when_idle=4)
+    proxy.close()
+    assert len(steps) == 2 and not steps[0].startswith("the other member held 0"), steps
+    applied, distinct = journal_count(postgres_database)
+    assert applied == distinct == len({e["event_id"] for e in events}), steps
+    assert digest(make_app(postgres_database)) == digest(baseline)

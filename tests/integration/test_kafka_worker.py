@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from connectors.worker import CaseEventWorker
-from engine.service import ingest_lines
+from engine.service import CaseBusy, ingest_lines
 from tests.integration.kafka_support import (
     create_topics,
     digest,
@@ -173,3 +174,33 @@ def test_a_separate_publisher_sends_what_the_worker_wrote(postgres_database: str
     answered = [json.loads(m.value)["event_id"] for m in outbound if json.loads(m.value)["message"] == "event_outcome"]
     assert len(answered) == len(set(answered))  # once each; repeated deliveries are not answered again
     assert set(answered) == {e["event_id"] for e in events} | {None}  # None: the refusal of the bad message
+
+
+def test_a_case_busy_with_other_writers_is_retried_never_dead_lettered(postgres_database: str) -> None:
+    """Other writers (API processes, the watcher) kept changing a case until the service gave up
+    (``CaseBusy``): a race, not bad data. Before: the worker's one-by-one fallback sent the event to the
+    dead-letter topic and moved on; now the batch is retried and every event is applied once."""
+    settings = kafka_settings(unique_prefix("busy"))
+    create_topics(settings, partitions=1)
+    events = simulated_events(3, seed=5)
+    produce(settings, [json.dumps(e) for e in events])
+    app = make_app(postgres_database)
+    real_batch, real_one = app.service.ingest_batch, app.service.ingest
+    busy = {"left": 3}
+
+    def contended(event: Any) -> Any:  # the first attempts lose the race, as CaseService._apply reports it
+        if busy["left"] > 0:
+            busy["left"] -= 1
+            raise CaseBusy(event.case_id, event.event_id, 12)
+        return real_one(event)
+
+    def batch_falling_back(batch: Any) -> Any:  # as ingest_batch does after a StaleCase: one event at a time
+        return [contended(e) for e in batch] if busy["left"] > 0 else real_batch(batch)
+
+    app.service.ingest_batch = batch_falling_back  # type: ignore[method-assign]
+    app.service.ingest = contended  # type: ignore[method-assign]
+    stats = CaseEventWorker(app, settings).run(exit_when_idle=3)
+    assert stats.dead_letters == 0
+    assert busy["left"] == 0 and stats.database_retries >= 1
+    applied, distinct = journal_count(postgres_database)
+    assert applied == distinct == len({e["event_id"] for e in events})

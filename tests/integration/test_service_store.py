@@ -198,10 +198,10 @@ def test_observers_see_each_committed_outcome_with_working_times(app: App) -> No
 def test_text_no_database_can_keep_is_refused_and_kept_escaped(app: App) -> None:
     deploy(app)
     nul = ev("n1", "case.received", "2026-03-02 08:00") | {"reason": "bad\x00byte"}
-    surrogate = '{"event_id": "n2", "type": "case.received", "case_id": "C-9", "agency": "A", "procedure": ' \
-        '"9.000001", "occurred_at": "2026-03-02T08:00:00+07:00", "reason": "\\udc80"}'
-    infinite = '{"event_id": "n3", "type": "case.received", "case_id": "C-9", "agency": "A", "procedure": ' \
-        '"9.000001", "occurred_at": "2026-03-02T08:00:00+07:00", "data": {"area": Infinity}}'
+    surrogate = '{"event_id": "n2", "type": "case.received", "case_id": "C-9", "agency": "000.00.01.H10", ' \
+        '"procedure": "9.000001", "occurred_at": "2026-03-02T08:00:00+07:00", "reason": "\\udc80"}'
+    infinite = '{"event_id": "n3", "type": "case.received", "case_id": "C-9", "agency": "000.00.01.H10", ' \
+        '"procedure": "9.000001", "occurred_at": "2026-03-02T08:00:00+07:00", "data": {"area": Infinity}}'
     outcomes = [app.service.ingest_object(nul, "t"), app.service.ingest_line(surrogate, "t"),
                 app.service.ingest_line(infinite, "t"), app.service.ingest_line("\x00\x00", "t")]
     assert [o.status for o in outcomes] == ["refused"] * 4
@@ -219,7 +219,8 @@ def test_an_event_naming_another_agency_is_refused_not_applied(app: App) -> None
     app.service.ingest_object(ev("g1", "case.received", "2026-03-02 08:00"), "test")
     stranger = ev("g2", "step.completed", "2026-03-02 09:00", "receive") | {"agency": "000.99.99.H10"}
     outcome = app.service.ingest_object(stranger, "test")
-    assert outcome.status == "refused" and "belongs to agency '000.00.01.H10'" in (outcome.reason or "")
+    assert outcome.status == "refused" and "is not the agency of case C-1" in (outcome.reason or "")
+    assert "000.00.01.H10" not in (outcome.reason or "")  # the case's own agency is never revealed
     detail = case_detail(app.engine, "C-1", Presenter(app.calendar))
     assert detail is not None and detail["steps"][0]["completed_at"] is None
 

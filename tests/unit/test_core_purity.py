@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 CORE_MODULES = [
-    "engine.core.calendar", "engine.core.calendar_overrides", "engine.core.case", "engine.core.clock",
+    "engine.core.agency", "engine.core.calendar", "engine.core.calendar_overrides", "engine.core.case",
+    "engine.core.clock",
     "engine.core.clocks", "engine.core.durations", "engine.core.events", "engine.core.expressions",
     "engine.core.handling", "engine.core.nonconformities", "engine.core.procedure", "engine.core.workflow",
     "engine.procedures.loader", "engine.procedures.script_engine",

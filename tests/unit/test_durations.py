@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.core.calendar import WorkingCalendar
 from engine.core.durations import (
+    MAX_WORKING_SECONDS,
     WORKING_DAY_SECONDS,
     DurationError,
     format_working_duration,
@@ -77,6 +80,31 @@ def test_parse_errors(text: str, why: str) -> None:
     with pytest.raises(DurationError, match=why) as info:
         parse_working_duration(text)
     assert repr(text) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("P1251D", "longer than P1250D (10,000 working hours), the longest time limit or step allowance"),
+        ("P99999999999999999999D", "longer than P1250D"),
+        ("P" + "9" * 5000 + "D", "5,002 characters long; a duration is at most 40"),
+        ("PT" + "1" * 38 + "S", "41 characters long"),
+        ("P1e309D", "expected"),
+        ("PNaND", "expected"),
+        ("P\u0661D", "expected"),
+    ],
+)
+def test_parse_refuses_what_no_procedure_needs_without_overflow(text: str, why: str) -> None:
+    with pytest.raises(DurationError, match=re.escape(why)):
+        parse_working_duration(text)
+
+
+def test_the_bound_is_the_calendars() -> None:
+    assert parse_working_duration("P1250D") == parse_working_duration("PT10000H") == MAX_WORKING_SECONDS
+    assert parse_working_duration("P1251D", maximum=None) == 1251 * WORKING_DAY_SECONDS
+    assert parse_working_duration("P" + "9" * 38 + "D", maximum=None) == int("9" * 38) * WORKING_DAY_SECONDS
+    with pytest.raises(DurationError, match="longer than PT1H"):
+        parse_working_duration("PT61M", maximum=3600)
 
 
 def test_parse_refuses_non_text() -> None:

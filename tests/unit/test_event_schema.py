@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from engine.core.calendar import WorkingCalendar
-from engine.core.events import EVENT_TYPES, EventInvalid, parse_event
+from engine.core.events import AGENCY_CODE_PATTERN, EVENT_TYPES, EventInvalid, parse_event
 from engine.procedures.loader import load_procedure
 from engine.simulation import Simulator
 
@@ -118,6 +118,28 @@ REFUSED: dict[str, Any] = {
     "actor not an object": {**good(), "actor": "Trưởng phòng"},
     "reason not a string": {**good(), "reason": 42},
     "not an object": ["event"],
+    # the server's rules on identifiers, agency codes, years and NUL (issue 10: 2.2, 2.8, 2.10, 2.17)
+    "occurred_at in 1969": {**good(), "occurred_at": "1969-12-31T23:59:59+07:00"},
+    "occurred_at in 2201": {**good(), "occurred_at": "2201-01-01T00:00:00+07:00"},
+    "occurred_at in year 1": {**good(), "occurred_at": "0001-01-01T00:00:00+07:00"},
+    "occurred_at in 9999": {**good(), "occurred_at": "9999-12-31T23:00:00-05:00"},
+    "due_at in 3000": {**good(), "due_at": "3000-01-01T00:00:00+07:00"},
+    "agency percent": {**good(), "agency": "%"},
+    "agency with a space": {**good(), "agency": "a b"},
+    "agency invented": {**good(), "agency": "A"},
+    "agency lower case": {**good(), "agency": "000.00.12.h10"},
+    "agency with a final newline": {**good(), "agency": "000.00.12.H10\n"},
+    "case_id with a trailing space": {**good(), "case_id": "D-1 "},
+    "event_id with a leading space": {**good(), "event_id": " e-1"},
+    "procedure with a final newline": {**good(), "procedure": "1.001806\n"},
+    "step with a control character": {**good(), "step": "as\x07sign"},
+    "type with surrounding spaces": {**good(), "type": " step.completed "},
+    "reason with NUL": {**good(), "reason": "a\x00b"},
+    # longer than the store keeps (a 500 on PostgreSQL before)
+    "event_id longer than 175": {**good(), "event_id": "e" * 176},
+    "case_id longer than 200": {**good(), "case_id": "C" * 201},
+    "procedure longer than 32": {**good(), "procedure": "1." + "0" * 31},
+    "step longer than 255": {**good(), "step": "s" * 256},
 }
 
 
@@ -152,3 +174,20 @@ def test_mutations_of_simulated_events_agree() -> None:
             for value in breakers:
                 broken = {**event, name: value}
                 assert not parser_accepts(broken) and not schema_accepts(broken), (name, value)
+
+
+def test_the_schema_states_the_agency_code_pattern_of_the_core() -> None:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    patterns = [part.get("pattern") for part in schema["$defs"]["agency"]["allOf"]]
+    assert AGENCY_CODE_PATTERN.removesuffix("$") + "$(?!\\n)" in patterns
+
+
+@pytest.mark.parametrize("when", ["1970-01-01T00:00:00+07:00", "2200-12-31T23:59:59-05:00", "2026-03-02T08:15:00Z"])
+def test_the_boundary_years_are_accepted_by_both(when: str) -> None:
+    obj = {**good(), "occurred_at": when, "due_at": when}
+    assert schema_accepts(obj) and parser_accepts(obj)
+
+
+def test_inner_spaces_and_unicode_in_identifiers_are_accepted_by_both() -> None:
+    obj = {**good(), "case_id": "Hồ sơ 000.00.12.H10-260302-0001", "step": "thẩm định", "event_id": "e 1"}
+    assert schema_accepts(obj) and parser_accepts(obj)

@@ -407,8 +407,8 @@ def test_dossier_code_and_procedure_are_required() -> None:
 
 def test_agency_from_the_payload_or_the_default() -> None:
     base = {"MaHoSo": CASE, "MaTTHC": "1.001806", "TrangThaiHoSo": 2, "NgayTiepNhan": "20260302080000"}
-    assert mapped({**base, "MaDonVi": "A", "MaCoQuan": "B"})[0]["agency"] == "A"
-    assert mapped({**base, "MaCoQuan": "B"})[0]["agency"] == "B"
+    assert mapped({**base, "MaDonVi": "000.31.12.H10", "MaCoQuan": "000.00.12.H10"})[0]["agency"] == "000.31.12.H10"
+    assert mapped({**base, "MaCoQuan": "000.00.12.H10"})[0]["agency"] == "000.00.12.H10"
     with_default = PortalMapping({}, default_agency="000.00.99.H10")
     assert mapped(base, with_default)[0]["agency"] == "000.00.99.H10"
     with pytest.raises(PortalPayloadError, match=r"MaDonVi is missing") as err:

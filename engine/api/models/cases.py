@@ -33,6 +33,9 @@ class _CaseHead(BaseModel):
     agency: str
     procedure: str
     procedure_version: int
+    procedure_scope: str = Field(default="*", description="The agencies of the deployment the case follows: `*` "
+                                 "for every agency, else their codes joined by commas (versions are numbered per "
+                                 "code and scope)")
     status: str
     received_at: datetime
     started_at: datetime

@@ -36,3 +36,12 @@ class IngestPublic(BaseModel):
     duplicate: int
     parked: int
     refused: int
+
+
+class IngestBusyPublic(IngestPublic):
+    """409: another writer kept changing a case; its events (from the first one not applied on) were not
+    applied. Every other event of the batch was handled and has its answer in ``results``."""
+
+    detail: str
+    not_applied: list[int]
+    retry_after_seconds: int

@@ -58,6 +58,8 @@ class NonconformityPublic(BaseModel):
     event_ids: list[str]
     status: str
     next: list[Command] = Field(description="What can be recorded now")
+    version: int = Field(ge=0, description="Changes with every corrective-action step; send it back as `If-Match` "
+                                           "(the `ETag`) so that a step made meanwhile by someone else answers 409")
     corrective_action: CorrectiveActionPublic | None
 
 

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from engine.api.errors import ProblemPublic
+
+Scope = Annotated[str, Field(description="The agencies the deployment covers: `*` for every agency, else their "
+                                         "codes joined by commas; versions are numbered per code and scope")]
+Agencies = Annotated[list[str], Field(description="The agency codes the deployment covers (each with the codes "
+                                                  "below it); empty for every agency")]
 
 
 class ProcedureVersionPublic(BaseModel):
     code: str
     version: int
+    scope: Scope
+    agencies: Agencies
     name: str
     process_id: str
     filename: str
@@ -25,6 +33,8 @@ class ProcedureVersionPublic(BaseModel):
 class DeploymentPublic(BaseModel):
     code: str
     version: int
+    scope: Scope
+    agencies: Agencies
     name: str
     filename: str
     checksum: str
@@ -42,5 +52,7 @@ class ValidationPublic(BaseModel):
 class RetirementPublic(BaseModel):
     code: str
     version: int
+    scope: Scope
+    agencies: Agencies
     retired_at: datetime
     changed: bool

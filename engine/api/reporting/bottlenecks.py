@@ -49,20 +49,22 @@ def p90(values: list[int]) -> int:
     return values[min(len(values) - 1, int(0.9 * len(values)))]
 
 
-def _allowance(catalog: ProcedureCatalog, code: str, version: int, step: str, cache: dict[Any, Any]) -> int | None:
-    if (code, version) not in cache:
+def _allowance(catalog: ProcedureCatalog, code: str, version: int, scope: str, step: str,
+               cache: dict[Any, Any]) -> int | None:
+    if (code, scope, version) not in cache:
         try:
-            cache[(code, version)] = catalog.get(code, version).definition.steps
+            cache[(code, scope, version)] = catalog.get(code, version, scope).definition.steps
         except Exception:  # a version that no longer loads: no allowance rather than no report
-            cache[(code, version)] = {}
-    found = cache[(code, version)].get(step)
+            cache[(code, scope, version)] = {}
+    found = cache[(code, scope, version)].get(step)
     return None if found is None else found.allowance_seconds
 
 
 def bottlenecks(session: Session, user: Principal, q: ReportQuery, period: Period, calendar: Any,
                 catalog: ProcedureCatalog) -> BottleneckReport:
     rows = session.exec(
-        select(CaseStepRow, CaseRow.procedure_version).join(CaseRow, col(CaseRow.case_id) == CaseStepRow.case_id)
+        select(CaseStepRow, CaseRow.procedure_version, CaseRow.procedure_scope)
+        .join(CaseRow, col(CaseRow.case_id) == CaseStepRow.case_id)
         .where(q.where(user, col(CaseStepRow.agency), col(CaseStepRow.procedure)),
                col(CaseStepRow.status) == "completed", col(CaseStepRow.completed_at) >= period.start,
                col(CaseStepRow.completed_at) < period.end)
@@ -70,13 +72,13 @@ def bottlenecks(session: Session, user: Principal, q: ReportQuery, period: Perio
     times: dict[tuple[str, str], list[int]] = defaultdict(list)
     info: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: {"over": 0, "late": 0, "version": 0})
     cache: dict[Any, Any] = {}
-    for step, version in rows:
+    for step, version, scope in rows:
         if step.completed_at is None:
             continue
         key = (step.procedure, step.step)
         worked = calendar.between(step.activated_at, step.completed_at)
         times[key].append(worked)
-        allowance = _allowance(catalog, step.procedure, version, step.step, cache)
+        allowance = _allowance(catalog, step.procedure, version, scope, step.step, cache)
         entry = info[key]
         entry["over"] += allowance is not None and worked > allowance
         entry["late"] += step.timeliness == "late"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from engine.api.deps import Principal
@@ -59,7 +59,8 @@ class Circular01Report(BaseModel):
     period_to: str
     agencies: list[AgencyScore]
     units: list[UnitScore]
-    dossiers: list[DossierScore]
+    dossiers: list[DossierScore] = Field(description="One page of the dossiers (`limit`, `offset`)")
+    dossiers_total: int = Field(description="Dossiers in the period, on every page")
 
 
 def _average(points: Counter[int]) -> float | None:
@@ -67,7 +68,9 @@ def _average(points: Counter[int]) -> float | None:
     return round(sum(p * n for p, n in points.items()) / count, 3) if count else None
 
 
-def circular01(session: Session, user: Principal, q: ReportQuery, period: Period, calendar: Any) -> Circular01Report:
+def circular01(session: Session, user: Principal, q: ReportQuery, period: Period, calendar: Any,
+               limit: int, offset: int) -> Circular01Report:
+    """The indices over every dossier of the period; the dossiers' own rows, one page of them."""
     cases = session.exec(select(CaseRow).where(
         q.where(user, col(CaseRow.agency), col(CaseRow.procedure)), col(CaseRow.resolved_at) >= period.start,
         col(CaseRow.resolved_at) < period.end, col(CaseRow.timeliness).is_not(None),
@@ -82,7 +85,7 @@ def circular01(session: Session, user: Principal, q: ReportQuery, period: Period
     index2: dict[str, Counter[int]] = defaultdict(Counter)
     units: dict[tuple[str, str], Counter[int]] = defaultdict(Counter)
     dossiers = []
-    for case in cases:
+    for number, case in enumerate(cases):
         assert case.timeliness is not None and case.resolved_at is not None
         points = POINTS.get(case.timeliness, 0)
         index1[case.agency][points] += 1
@@ -90,6 +93,8 @@ def circular01(session: Session, user: Principal, q: ReportQuery, period: Period
         for step, score in zip(by_case[case.case_id], step_points, strict=True):
             units[(case.agency, step.unit or step.step)][score] += 1
             index2[case.agency][score] += 1
+        if not offset <= number < offset + limit:
+            continue
         dossiers.append(DossierScore(case_id=case.case_id, agency=case.agency, procedure=case.procedure,
                                      resolved_at=calendar.local(case.resolved_at).isoformat(),
                                      timeliness=case.timeliness,
@@ -101,4 +106,4 @@ def circular01(session: Session, user: Principal, q: ReportQuery, period: Period
                   for a in sorted(index1)],
         units=[UnitScore(agency=a, unit=u, steps=sum(c.values()), points_2=c[2], points_1=c[1], points_0=c[0],
                          average=_average(c)) for (a, u), c in sorted(units.items())],
-        dossiers=dossiers)
+        dossiers=dossiers, dossiers_total=len(cases))

@@ -14,9 +14,12 @@ from engine.api.deps import Principal
 from engine.api.errors import ApiError
 from engine.api.models.common import SaneDate
 from engine.api.scope import BadAgencyCode, check_code, code_clause
+from engine.core.events import AGENCY_CODE_PATTERN
 from engine.reports import HEADINGS
 
 MAX_DAYS = 3 * 366
+# The tables of every report, as `section` names them (attainment, bottlenecks, Pareto, Circular 01).
+SECTIONS = ("attainment", "totals", "steps", "by_type", "by_root_cause", "agencies", "units", "dossiers")
 
 
 class Format(str, Enum):
@@ -57,17 +60,24 @@ class ReportQuery:
         self,
         start: Annotated[SaneDate | None, Query(alias="from", description="First day (calendar zone); default: the "
                                                                           "first of this month")] = None,
-        end: Annotated[SaneDate | None, Query(alias="to", description="Day after the last; default: tomorrow")] = None,
-        agency: Annotated[str | None, Query(max_length=100, description="Agency code; covers the codes below it")]
+        end: Annotated[SaneDate | None, Query(alias="to", description=f"Day after the last, after `from`; default: "
+                                              f"tomorrow. A period covers at most three years ({MAX_DAYS} days): "
+                                              "422 beyond")] = None,
+        agency: Annotated[str | None, Query(max_length=100, json_schema_extra={"pattern": AGENCY_CODE_PATTERN},
+                                            description="Agency code, e.g. 000.00.12.H10; covers the codes below it")]
         = None,
         procedure: Annotated[str | None, Query(max_length=64)] = None,
         format: Format = Format.json,
         lang: Language = Language.vi,
-        section: Annotated[str | None, Query(max_length=32, description="CSV only: which table (default: the first)")]
+        section: Annotated[str | None, Query(max_length=32, json_schema_extra={"enum": list(SECTIONS)},
+                                             description="CSV only: which of the report's tables (default: its first); "
+                                                         "a table of another report answers 422")]
         = None,
     ):
         self.start, self.end = start, end
         self.agency, self.procedure = agency, procedure
+        if section is not None and section not in SECTIONS:
+            raise ApiError(422, f"section must be one of {', '.join(SECTIONS)} (the report's own tables)")
         self.format, self.lang, self.section = format, lang, section
 
     def period(self, zone: Any, today: date) -> Period:

@@ -18,6 +18,7 @@ from openpyxl.utils import get_column_letter
 
 from engine.api.errors import ApiError
 from engine.api.reporting.common import Format, Language, headings
+from engine.csv_safety import csv_cell, is_formula
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV = "text/csv; charset=utf-8"
@@ -34,25 +35,13 @@ class Table:
     rows: Sequence[dict[str, Any]]
 
 
-# A text cell starting with one of these is a formula to a spreadsheet (CSV/formula injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def to_csv(table: Table, lang: Language) -> bytes:
     names = headings(lang)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([names.get(c, c) for c in table.columns])
     for row in table.rows:
-        writer.writerow([_cell(row.get(c)) for c in table.columns])
+        writer.writerow([csv_cell(row.get(c)) for c in table.columns])
     return buffer.getvalue().encode("utf-8")
 
 
@@ -66,7 +55,7 @@ def to_xlsx(tables: Sequence[Table], lang: Language) -> bytes:
         for row in table.rows:
             sheet.append([row.get(c) for c in table.columns])
             for cell in sheet[sheet.max_row]:
-                if isinstance(cell.value, str) and cell.value.startswith(_FORMULA_START):
+                if is_formula(cell.value):
                     cell.data_type = "s"  # text, never a formula
         for index, column in enumerate(table.columns, start=1):
             sheet.column_dimensions[get_column_letter(index)].width = max(10, min(40, len(names.get(column, column))

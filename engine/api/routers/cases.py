@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -24,15 +24,17 @@ from engine.api.models.cases import (
 from engine.api.models.common import SaneDateTime, aware, hours
 from engine.api.scope import check_code, code_clause
 from engine.bootstrap import App
-from engine.core.events import EXTENDED
+from engine.core.events import AGENCY_CODE_PATTERN, EXTENDED
 from engine.store.queries import case_detail
 from engine.store.tables import CaseRow, JournalEntry, ProcedureVersion
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
 CaseId = Annotated[str, Path(min_length=1, max_length=200, description="Dossier code")]
-AgencyCode = Annotated[str | None, Query(min_length=1, max_length=100, description="Agency code; covers the codes "
-                                                                                     "below it")]
+# The pattern is the schema's; agency_filter applies it (check_code), with a message naming the format.
+AgencyCode = Annotated[str | None, Query(
+    min_length=1, max_length=100, json_schema_extra={"pattern": AGENCY_CODE_PATTERN},
+    description="Agency code, e.g. 000.00.12.H10; covers the codes below it")]
 
 
 def agency_filter(agency: str | None, column: Any) -> Any:
@@ -50,7 +52,8 @@ def _summary(row: CaseRow, eiso: App, now: datetime) -> CaseSummaryPublic:
     overdue = row.resolved_at is None and row.closed_at is None and row.due_at is not None and row.due_at < now
     return CaseSummaryPublic(
         case_id=row.case_id, agency=row.agency, procedure=row.procedure, procedure_version=row.procedure_version,
-        status=row.status, received_at=local(row.received_at), started_at=local(row.started_at),
+        procedure_scope=row.procedure_scope, status=row.status, received_at=local(row.received_at),
+        started_at=local(row.started_at),
         due_at=local(row.due_at) if row.due_at else None,
         promised_at=local(row.promised_at) if row.promised_at else None,
         extended_due_at=local(row.extended_due_at) if row.extended_due_at else None,
@@ -104,13 +107,35 @@ def visible_case(session: Session, user: Principal, case_id: str) -> CaseRow:
     return row
 
 
-@router.get("/{case_id:path}/events", response_model=list[TimelineEntryPublic], responses=NOT_FOUND,
-            summary="The case's events in the order they were applied")
-def timeline(case_id: CaseId, user: Reader, eiso: AppDep, session: SessionDep) -> list[TimelineEntryPublic]:
+TIMELINE_PAGE, TIMELINE_MAX = 500, 1000
+_NEXT_HEADERS: dict[str, Any] = {
+    "Link": {"description": "`<?after=SEQ&limit=N>; rel=\"next\"` when more events follow",
+             "schema": {"type": "string"}},
+    "X-Next-After": {"description": "The `after` of the next page, when more events follow",
+                     "schema": {"type": "string", "pattern": "^[0-9]+$"}},
+}
+
+
+@router.get("/{case_id:path}/events", response_model=list[TimelineEntryPublic],
+            responses={**NOT_FOUND, 200: {"description": "One page of the timeline", "headers": _NEXT_HEADERS}},
+            summary="The case's events in the order they were applied, a page at a time")
+def timeline(
+    case_id: CaseId, user: Reader, eiso: AppDep, session: SessionDep, response: Response,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="Events after this journal `seq` (the previous "
+                                                                 "page's `X-Next-After`); 0: from the first")] = 0,
+    limit: Annotated[int, Query(ge=1, le=TIMELINE_MAX)] = TIMELINE_PAGE,
+) -> list[TimelineEntryPublic]:
     visible_case(session, user, case_id)
-    entries = session.exec(select(JournalEntry).where(JournalEntry.case_id == case_id)
-                           .order_by(col(JournalEntry.seq))).all()
-    return [_entry(e, eiso) for e in entries]
+    # One page plus one row, by the (case_id, seq) index: a case's whole journal is never read at once.
+    entries = session.exec(select(JournalEntry).where(JournalEntry.case_id == case_id, col(JournalEntry.seq) > after)
+                           .order_by(col(JournalEntry.seq)).limit(limit + 1)).all()
+    page = entries[:limit]
+    if len(entries) > limit and page:
+        cursor = str(page[-1].seq)
+        response.headers["X-Next-After"] = cursor
+        # A reference relative to this URL (RFC 3986 5.2): the case id keeps its own escaping.
+        response.headers["Link"] = f'<?after={cursor}&limit={limit}>; rel="next"'
+    return [_entry(e, eiso) for e in page]
 
 
 def _entry(entry: JournalEntry, eiso: App) -> TimelineEntryPublic:
@@ -153,7 +178,8 @@ def apology(case_id: CaseId, user: Reader, eiso: AppDep, session: SessionDep) ->
     in_time = (cal.between(apology_at, row.due_at) >= cal.day_seconds
                if apology_at is not None and row.due_at is not None else None)
     version = session.exec(select(ProcedureVersion.name).where(
-        ProcedureVersion.code == row.procedure, ProcedureVersion.version == row.procedure_version)).first()
+        ProcedureVersion.code == row.procedure, ProcedureVersion.scope == row.procedure_scope,
+        ProcedureVersion.version == row.procedure_version)).first()
     original = row.promised_at or row.due_at
     return ApologySlipPublic(
         case_id=row.case_id, agency=row.agency, procedure=row.procedure, procedure_name=version,

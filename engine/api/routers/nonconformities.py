@@ -1,19 +1,21 @@
 """Nonconformities: the list, one record, and its corrective-action cycle (ISO 9001 clause 10.2).
 
 Each command changes the record's status with a compare-and-set on the status it was read
-with, writes the details to ``corrective_action``, the audit entry and (with Kafka) the
-outbox message, all in one transaction: a 409 or any error leaves nothing written.
+with and on the record's version (``engine.api.etag``: the ``If-Match`` sent, else the version
+read when the request began), writes the details to ``corrective_action``, the audit entry and
+(with Kafka) the outbox message, all in one transaction: a 409 or any error leaves nothing
+written, and of two concurrent commands at most one succeeds.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Header, Path, Query, Response
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from engine.api import audit, corrective
+from engine.api import audit, corrective, etag
 from engine.api.corrective import Command, TransitionRefused
 from engine.api.deps import AppDep, NcVerifier, NcWorker, Principal, Reader, SessionDep
 from engine.api.errors import CONFLICT, NOT_FOUND, ApiError, not_found
@@ -42,7 +44,12 @@ _FIELDS = ("correction", "corrected_at", "cause", "cause_category", "action", "a
            "verification", "effective", "verified_at", "closing_note", "closed_at")
 
 
-def public(row: NonconformityRow, action: CorrectiveAction | None, eiso: App) -> NonconformityPublic:
+IfMatch = Annotated[str | None, Header(pattern=etag.IF_MATCH_PATTERN, description=(
+    'The `ETag` (or `version`) read from GET /nonconformities/{key}, e.g. "42": the command answers 409 if the '
+    "record changed since. Without it, the version read when the request began is checked."))]
+
+
+def public(row: NonconformityRow, action: CorrectiveAction | None, eiso: App, version: int) -> NonconformityPublic:
     local = eiso.calendar.local
     return NonconformityPublic(
         key=row.key, type=row.type, label_vi=LABELS_VI.get(row.type, row.type),
@@ -50,7 +57,7 @@ def public(row: NonconformityRow, action: CorrectiveAction | None, eiso: App) ->
         procedure=row.procedure, procedure_version=row.procedure_version, step=row.step,
         due_at=local(row.due_at) if row.due_at else None, actual_at=local(row.actual_at) if row.actual_at else None,
         delay_working_hours=hours(row.delay_seconds), detected_at=local(row.detected_at),
-        event_ids=list(row.event_ids), status=row.status, next=corrective.allowed(row.status),
+        event_ids=list(row.event_ids), status=row.status, next=corrective.allowed(row.status), version=version,
         corrective_action=_action_public(action, eiso) if action is not None else None)
 
 
@@ -77,7 +84,7 @@ def list_nonconformities(
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> NonconformityPage:
     nc, ca = NonconformityRow, CorrectiveAction
-    query = select(nc, ca).join(ca, col(ca.key) == col(nc.key), isouter=True).where(
+    query = select(nc, ca, etag.latest(col(nc.key))).join(ca, col(ca.key) == col(nc.key), isouter=True).where(
         user.scope.clause(col(nc.agency)))
     clause = agency_filter(agency, col(nc.agency))
     if clause is not None:
@@ -95,7 +102,7 @@ def list_nonconformities(
         query = query.where(col(nc.detected_at) < aware(detected_to, eiso.calendar.zone))
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(col(nc.detected_at), col(nc.key)).limit(limit).offset(offset)).all()
-    return NonconformityPage(items=[public(r, a, eiso) for r, a in rows], total=int(total), limit=limit,
+    return NonconformityPage(items=[public(r, a, eiso, int(v)) for r, a, v in rows], total=int(total), limit=limit,
                              offset=offset)
 
 
@@ -106,9 +113,13 @@ def _visible(session: Session, user: Principal, key: str) -> NonconformityRow:
     return row
 
 
-def _transition(session: Session, eiso: App, user: Principal, key: str, command: Command,
-                changes: dict[str, Any], effective: bool | None = None) -> NonconformityPublic:
+def _transition(session: Session, eiso: App, user: Principal, key: str, command: Command, if_match: str | None,
+                response: Response, changes: dict[str, Any], effective: bool | None = None) -> NonconformityPublic:
+    wanted = etag.expected(if_match)
     row = _visible(session, user, key)
+    read = etag.current(session, key)
+    if wanted is not None and wanted != read:
+        raise _stale(read)
     action = session.get(CorrectiveAction, key)
     before_status = row.status
     try:
@@ -121,6 +132,12 @@ def _transition(session: Session, eiso: App, user: Principal, key: str, command:
         col(NonconformityRow.key) == key, col(NonconformityRow.status) == before_status).values(status=status))
     if changed.rowcount != 1:
         raise ApiError(409, "the nonconformity changed meanwhile; read it again")
+    # The row is locked now (PostgreSQL) or the database is (SQLite): a change committed since the
+    # version was read shows here, even one that left the status as it was (cause after cause).
+    now_version = etag.current(session, key)
+    if now_version != read:
+        session.rollback()
+        raise _stale(now_version)
     if action is None:
         action = CorrectiveAction(key=key, updated_at=now, updated_by=user.name)
     for name, value in changes.items():
@@ -135,7 +152,14 @@ def _transition(session: Session, eiso: App, user: Principal, key: str, command:
         eiso.service.outbox.nonconformities(session.connection(), [key], now)
     session.commit()
     session.refresh(row)
-    return public(row, action, eiso)
+    version = etag.current(session, key)
+    response.headers["ETag"] = etag.tag(version)
+    return public(row, action, eiso, version)
+
+
+def _stale(version: int) -> ApiError:
+    return ApiError(409, f"the nonconformity changed since it was read (now version {version}); read it again",
+                    headers={"ETag": etag.tag(version)})
 
 
 _WRITE: dict[int | str, dict[str, Any]] = {**NOT_FOUND, **CONFLICT}
@@ -143,49 +167,57 @@ _WRITE: dict[int | str, dict[str, Any]] = {**NOT_FOUND, **CONFLICT}
 
 @router.get("/{key:path}", response_model=NonconformityPublic, responses=NOT_FOUND,
             summary="One nonconformity with its corrective action")
-def get_nonconformity(key: Key, user: Reader, eiso: AppDep, session: SessionDep) -> NonconformityPublic:
+def get_nonconformity(key: Key, user: Reader, eiso: AppDep, session: SessionDep,
+                      response: Response) -> NonconformityPublic:
+    if key.rsplit("/", 1)[-1] in Command.__members__:  # ".../cause" is a command's URL, not a key (keys end in ":n")
+        raise ApiError(405, "Method Not Allowed", headers={"Allow": "POST"})
     row = _visible(session, user, key)
-    return public(row, session.get(CorrectiveAction, key), eiso)
+    version = etag.current(session, key)
+    response.headers["ETag"] = etag.tag(version)
+    return public(row, session.get(CorrectiveAction, key), eiso, version)
 
 
 @router.post("/{key:path}/correction", response_model=NonconformityPublic, responses=_WRITE,
              summary="Record the correction (open → correction_recorded)")
-def record_correction(key: Key, body: CorrectionCreate, user: NcWorker, eiso: AppDep,
-                      session: SessionDep) -> NonconformityPublic:
-    return _transition(session, eiso, user, key, Command.correction,
+def record_correction(key: Key, body: CorrectionCreate, user: NcWorker, eiso: AppDep, session: SessionDep,
+                      response: Response, if_match: IfMatch = None) -> NonconformityPublic:
+    return _transition(session, eiso, user, key, Command.correction, if_match, response,
                        {"correction": body.correction, "corrected_at": eiso.clock.now()})
 
 
 @router.post("/{key:path}/cause", response_model=NonconformityPublic, responses=_WRITE,
              summary="Record the root cause (correction_recorded or cause_analysed → cause_analysed)")
-def record_cause(key: Key, body: CauseCreate, user: NcWorker, eiso: AppDep, session: SessionDep) -> NonconformityPublic:
-    return _transition(session, eiso, user, key, Command.cause,
+def record_cause(key: Key, body: CauseCreate, user: NcWorker, eiso: AppDep, session: SessionDep,
+                 response: Response, if_match: IfMatch = None) -> NonconformityPublic:
+    return _transition(session, eiso, user, key, Command.cause, if_match, response,
                        {"cause": body.cause, "cause_category": body.category.value})
 
 
 @router.post("/{key:path}/action", response_model=NonconformityPublic, responses=_WRITE,
              summary="Plan the corrective action with its owner and due date (cause_analysed → action_planned)")
-def plan_action(key: Key, body: ActionCreate, user: NcWorker, eiso: AppDep, session: SessionDep) -> NonconformityPublic:
+def plan_action(key: Key, body: ActionCreate, user: NcWorker, eiso: AppDep, session: SessionDep,
+                response: Response, if_match: IfMatch = None) -> NonconformityPublic:
     today = eiso.calendar.local(eiso.clock.now()).date()
     if body.due < today:
         raise ApiError(422, f"the action's due date {body.due.isoformat()} is in the past (today is "
                        f"{today.isoformat()})")
-    return _transition(session, eiso, user, key, Command.action, {
+    return _transition(session, eiso, user, key, Command.action, if_match, response, {
         "action": body.action, "action_owner": body.owner, "action_due": body.due,
         "verification": None, "effective": None, "verified_at": None})
 
 
 @router.post("/{key:path}/verification", response_model=NonconformityPublic, responses=_WRITE,
              summary="Verify effectiveness (action_planned → action_verified; not effective → cause_analysed)")
-def verify_action(key: Key, body: VerificationCreate, user: NcVerifier, eiso: AppDep,
-                  session: SessionDep) -> NonconformityPublic:
-    return _transition(session, eiso, user, key, Command.verification, {
+def verify_action(key: Key, body: VerificationCreate, user: NcVerifier, eiso: AppDep, session: SessionDep,
+                  response: Response, if_match: IfMatch = None) -> NonconformityPublic:
+    return _transition(session, eiso, user, key, Command.verification, if_match, response, {
         "verification": body.verification, "effective": body.effective, "verified_at": eiso.clock.now()},
         effective=body.effective)
 
 
 @router.post("/{key:path}/close", response_model=NonconformityPublic, responses=_WRITE,
              summary="Close (action_verified → closed)")
-def close(key: Key, body: CloseCreate, user: NcVerifier, eiso: AppDep, session: SessionDep) -> NonconformityPublic:
-    return _transition(session, eiso, user, key, Command.close,
+def close(key: Key, body: CloseCreate, user: NcVerifier, eiso: AppDep, session: SessionDep,
+          response: Response, if_match: IfMatch = None) -> NonconformityPublic:
+    return _transition(session, eiso, user, key, Command.close, if_match, response,
                        {"closing_note": body.note, "closed_at": eiso.clock.now()})

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import Field
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select, update
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from engine.api import audit
 from engine.api.deps import AppDep, Principal, ProcedureWriter, Reader, SessionDep
 from engine.api.errors import CONFLICT, NOT_FOUND, ApiError, ErrorPublic, ProblemPublic, not_found
 from engine.api.models.procedures import (
@@ -21,17 +20,47 @@ from engine.api.models.procedures import (
     RetirementPublic,
     ValidationPublic,
 )
+from engine.api.roles import Role
+from engine.api.scope import BadAgencyCode, check_code
 from engine.bootstrap import App
+from engine.core.agency import EVERY_AGENCY, MAX_SCOPE_AGENCIES, concerns, scope_agencies
+from engine.core.events import AGENCY_CODE_PATTERN
 from engine.procedures.loader import Problem, ProcedureInvalid, validate_source
-from engine.store.catalog import Deployment
+from engine.store.catalog import (
+    Deployment,
+    Retirement,
+    ScopeInvalid,
+    ascii_filename,
+    audit_deployment,
+    audit_retirement,
+    clean_filename,
+    version_key,
+)
 from engine.store.tables import ProcedureVersion
 
 router = APIRouter(prefix="/procedures", tags=["procedures"])
 
 Code = Annotated[str, Path(min_length=1, max_length=64, description="National procedure code, e.g. 1.001806")]
 Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
+AgencyCode = Annotated[str, Field(min_length=1, max_length=100, pattern=AGENCY_CODE_PATTERN)]
+AgencyQuery = Annotated[list[AgencyCode] | None, Query(
+    max_length=MAX_SCOPE_AGENCIES, description="The agencies the deployment covers (repeat for several; each "
+    "covers the codes below it). None: every agency, which only admin may deploy or retire.")]
 RAW_TYPES = ("application/xml", "text/xml", "application/bpmn+xml", "application/octet-stream")
+_ATTR_CHARS = "!#$&+-.^_`|~"  # RFC 5987 attr-char besides letters and digits: left as they are
 _UPLOAD_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+            "file": {"type": "string", "format": "binary", "description": "The .bpmn file"},
+            "agency": {"type": "array", "maxItems": MAX_SCOPE_AGENCIES, "items": {"type": "string", "maxLength": 100,
+                                                                                 "pattern": AGENCY_CODE_PATTERN},
+                       "description": "Agencies the deployment covers, as the `agency` query parameter"}}}},
+        **{media: {"schema": {"type": "string", "format": "binary"}} for media in RAW_TYPES},
+    },
+}
+# /validate reads the file only: its form has no ``agency`` field to document (or to leave unchecked)
+_VALIDATE_BODY: dict[str, Any] = {
     "required": True,
     "content": {
         "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
@@ -44,12 +73,12 @@ _UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
     415: {"model": ErrorPublic, "description": "Neither multipart/form-data nor an XML body"},
     422: {"model": ErrorPublic, "description": "The file is refused: every problem in `problems`"},
 }
-_SAFE_NAME = re.compile(r"[^\w.\- ]+")
 
 
 def _public(row: ProcedureVersion, eiso: App) -> ProcedureVersionPublic:
     return ProcedureVersionPublic(
-        code=row.code, version=row.version, name=row.name, process_id=row.process_id, filename=row.filename,
+        code=row.code, version=row.version, scope=row.scope, agencies=list(scope_agencies(row.scope)),
+        name=row.name, process_id=row.process_id, filename=row.filename,
         checksum=row.checksum, statutory_limit_working_hours=round(row.statutory_limit_seconds / 3600, 2),
         deployed_at=eiso.calendar.local(row.deployed_at),
         retired_at=eiso.calendar.local(row.retired_at) if row.retired_at else None,
@@ -60,18 +89,33 @@ def _problem(p: Problem) -> ProblemPublic:
     return ProblemPublic(file=p.file, element_id=p.element_id, message=p.message, severity=p.severity)
 
 
-def _clean_name(name: str | None) -> str:
-    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    base = _SAFE_NAME.sub("_", base.replace("\x00", "")).strip()[:200]
-    return base or "upload.bpmn"
+def _scope(eiso: App, agencies: list[str]) -> str:
+    """The scope key of the agencies a request names (422 for a bad code or too many)."""
+    try:
+        return eiso.catalog.scope_of(check_code(code) for code in agencies)
+    except (BadAgencyCode, ScopeInvalid) as err:
+        raise ApiError(422, str(err)) from None
 
 
-async def _source(request: Request, filename: str | None) -> tuple[bytes, str]:
-    """The uploaded file and its name, from a multipart form or a raw XML body."""
+def _may_manage(user: Principal, scope: str) -> None:
+    """Process owners deploy and retire only within their agencies; "every agency" is admin's alone."""
+    if user.role is Role.admin:
+        return
+    if scope == EVERY_AGENCY:
+        raise ApiError(403, "only admin deploys or retires a procedure for every agency: name the agencies it "
+                            "covers (?agency=CODE)")
+    outside = [code for code in scope_agencies(scope) if not user.scope.covers(code)]
+    if outside:
+        raise ApiError(403, f"agency {outside[0]} is outside your agencies: you deploy and retire procedures only "
+                            "for the agencies you are bound to")
+
+
+async def _source(request: Request, filename: str | None) -> tuple[bytes, str, list[str]]:
+    """The uploaded file, its name and the form's ``agency`` fields, from a multipart form or a raw XML body."""
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media == "multipart/form-data":
         try:
-            form = await request.form(max_files=1, max_fields=4)
+            form = await request.form(max_files=1, max_fields=4 + MAX_SCOPE_AGENCIES)
         except Exception as err:  # malformed multipart (Starlette says 400); a body too large stays 413
             if getattr(err, "status_code", None) == 413:
                 raise
@@ -79,9 +123,10 @@ async def _source(request: Request, filename: str | None) -> tuple[bytes, str]:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise ApiError(422, "the multipart form needs a file field named 'file'")
-        return await upload.read(), _clean_name(filename or upload.filename)
+        agencies = [value for value in form.getlist("agency") if isinstance(value, str)]
+        return await upload.read(), clean_filename(filename or upload.filename), agencies
     if media in RAW_TYPES:
-        return await request.body(), _clean_name(filename)
+        return await request.body(), clean_filename(filename), []
     raise ApiError(415, f"send the BPMN file as multipart/form-data (field 'file') or as one of {', '.join(RAW_TYPES)}")
 
 
@@ -94,21 +139,27 @@ def _refused(problems: list[Problem], filename: str) -> ApiError:
 def list_versions(user: Reader, eiso: AppDep, session: SessionDep,
                   code: Annotated[str | None, Query(max_length=64)] = None,
                   in_force: Annotated[bool | None, Query(description="Only versions not retired (or only retired)")]
-                  = None) -> list[ProcedureVersionPublic]:
-    query = select(ProcedureVersion).order_by(col(ProcedureVersion.code), col(ProcedureVersion.version))
+                  = None, limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[ProcedureVersionPublic]:
+    query = select(ProcedureVersion).order_by(col(ProcedureVersion.code), col(ProcedureVersion.scope),
+                                              col(ProcedureVersion.version))
     if code is not None:
         query = query.where(ProcedureVersion.code == code)
     if in_force is not None:
         retired = col(ProcedureVersion.retired_at)
         query = query.where(retired.is_(None) if in_force else retired.is_not(None))
-    return [_public(row, eiso) for row in session.exec(query).all()]
+    if user.scope.everything:
+        return [_public(row, eiso) for row in session.exec(query.limit(limit).offset(offset)).all()]
+    # a few hundred versions per province: scope keys are matched here, by the rule's one home
+    rows = [row for row in session.exec(query).all() if concerns(row.scope, user.scope.codes)]
+    return [_public(row, eiso) for row in rows[offset:offset + limit]]
 
 
-@router.post("/validate", response_model=ValidationPublic, openapi_extra={"requestBody": _UPLOAD_BODY},
+@router.post("/validate", response_model=ValidationPublic, openapi_extra={"requestBody": _VALIDATE_BODY},
              responses={415: _UPLOAD_RESPONSES[415]}, summary="Validate a BPMN file without deploying it")
 async def validate(request: Request, user: ProcedureWriter,
                    filename: Annotated[str | None, Query(max_length=200)] = None) -> ValidationPublic:
-    source, name = await _source(request, filename)
+    source, name, _ = await _source(request, filename)
     problems = await run_in_threadpool(validate_source, source, name)
     return ValidationPublic(valid=not any(p.is_error for p in problems), problems=[_problem(p) for p in problems])
 
@@ -116,12 +167,15 @@ async def validate(request: Request, user: ProcedureWriter,
 @router.post("", response_model=DeploymentPublic, status_code=201, openapi_extra={"requestBody": _UPLOAD_BODY},
              responses=_UPLOAD_RESPONSES, summary="Upload a BPMN file: a changed file makes a new version")
 async def upload(request: Request, user: ProcedureWriter, eiso: AppDep, response: Response,
-                 filename: Annotated[str | None, Query(max_length=200)] = None) -> DeploymentPublic:
-    source, name = await _source(request, filename)
-    return await run_in_threadpool(_deploy, request, eiso, user, source, name, response)
+                 filename: Annotated[str | None, Query(max_length=200)] = None,
+                 agency: AgencyQuery = None) -> DeploymentPublic:
+    source, name, form_agencies = await _source(request, filename)
+    scope = _scope(eiso, [*(agency or []), *form_agencies])
+    _may_manage(user, scope)
+    return await run_in_threadpool(_deploy, request, eiso, user, source, name, scope, response)
 
 
-def _deploy(request: Request, eiso: App, user: Principal, source: bytes, name: str,
+def _deploy(request: Request, eiso: App, user: Principal, source: bytes, name: str, scope: str,
             response: Response) -> DeploymentPublic:
     problems = validate_source(source, name)
     if any(p.is_error for p in problems):
@@ -129,13 +183,10 @@ def _deploy(request: Request, eiso: App, user: Principal, source: bytes, name: s
     now = eiso.clock.now()
     with request.app.state.writer_lock:
         def audited(session: Session, deployment: Deployment) -> None:  # in the version's own transaction
-            audit.record(session, user, now, "procedure.deploy", "procedure", f"{deployment.code}/"
-                         f"{deployment.version}", None, None,
-                         {"code": deployment.code, "version": deployment.version, "checksum": deployment.checksum,
-                          "filename": name})
+            audit_deployment(session, actor=user.name, role=user.role.value, at=now, deployment=deployment)
 
         try:
-            deployment = eiso.catalog.deploy(source, name, now, within=audited)
+            deployment = eiso.catalog.deploy(source, name, now, scope_agencies(scope), within=audited)
         except ProcedureInvalid as err:
             raise _refused(err.problems, name) from None
         except IntegrityError:
@@ -146,52 +197,56 @@ def _deploy(request: Request, eiso: App, user: Principal, source: bytes, name: s
             applied = sum(o.status == "applied" for o in outcomes)
         else:
             response.status_code = 200
-    return DeploymentPublic(code=deployment.code, version=deployment.version, name=deployment.name,
+    return DeploymentPublic(code=deployment.code, version=deployment.version, scope=deployment.scope,
+                            agencies=list(deployment.agencies), name=deployment.name,
                             filename=deployment.filename, checksum=deployment.checksum,
                             deployed_at=eiso.calendar.local(deployment.deployed_at), created=deployment.created,
                             parked_events_applied=applied,
                             warnings=[_problem(p) for p in problems if not p.is_error])
 
 
-def _version(session: SessionDep, code: str, version: int) -> ProcedureVersion:
-    row = session.exec(select(ProcedureVersion).where(ProcedureVersion.code == code,
+def _version(session: SessionDep, code: str, version: int, scope: str, user: Principal) -> ProcedureVersion:
+    row = session.exec(select(ProcedureVersion).where(ProcedureVersion.code == code, ProcedureVersion.scope == scope,
                                                       ProcedureVersion.version == version)).first()
-    if row is None:
-        raise not_found(f"procedure {code} version {version}")
+    if row is None or not (user.scope.everything or concerns(row.scope, user.scope.codes)):
+        raise not_found(f"procedure {version_key(code, version, scope)}")
     return row
 
 
 @router.get("/{code}/versions/{version}", response_model=ProcedureVersionPublic, responses=NOT_FOUND,
             summary="One procedure version")
-def get_version(code: Code, version: Version, user: Reader, eiso: AppDep,
-                session: SessionDep) -> ProcedureVersionPublic:
-    return _public(_version(session, code, version), eiso)
+def get_version(code: Code, version: Version, user: Reader, eiso: AppDep, session: SessionDep,
+                agency: AgencyQuery = None) -> ProcedureVersionPublic:
+    return _public(_version(session, code, version, _scope(eiso, agency or []), user), eiso)
 
 
 @router.get("/{code}/versions/{version}/bpmn", response_class=Response, summary="Download a version's BPMN XML",
             responses={**NOT_FOUND, 200: {"content": {"application/xml": {"schema": {"type": "string"}}},
                                           "description": "The BPMN file as deployed"}})
-def download(code: Code, version: Version, user: Reader, session: SessionDep) -> Response:
-    row = _version(session, code, version)
-    ascii_name = row.filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(row.filename)}"
+def download(code: Code, version: Version, user: Reader, eiso: AppDep, session: SessionDep,
+             agency: AgencyQuery = None) -> Response:
+    row = _version(session, code, version, _scope(eiso, agency or []), user)
+    # RFC 6266: an ASCII fallback, then the UTF-8 name percent-encoded (RFC 5987); both from the
+    # cleaned name, so a name stored before names were cleaned cannot break the header either.
+    name = clean_filename(row.filename)
+    disposition = f"attachment; filename=\"{ascii_filename(name)}\"; filename*=UTF-8''{quote(name, safe=_ATTR_CHARS)}"
     return Response(content=row.source, media_type="application/xml",
                     headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"})
 
 
 @router.post("/{code}/versions/{version}/retire", response_model=RetirementPublic, responses={**NOT_FOUND, **CONFLICT},
              summary="Retire a version: no new case starts on it; running cases keep it")
-def retire(code: Code, version: Version, user: ProcedureWriter, eiso: AppDep, session: SessionDep) -> RetirementPublic:
-    row = _version(session, code, version)
-    if row.retired_at is not None:
-        return RetirementPublic(code=code, version=version, retired_at=eiso.calendar.local(row.retired_at),
-                                changed=False)
+def retire(code: Code, version: Version, user: ProcedureWriter, eiso: AppDep,
+           agency: AgencyQuery = None) -> RetirementPublic:
+    scope = _scope(eiso, agency or [])
+    _may_manage(user, scope)  # before the lookup: another agency's versions are not even looked up
     now = eiso.clock.now()
-    result = session.exec(update(ProcedureVersion).where(
-        col(ProcedureVersion.id) == row.id, col(ProcedureVersion.retired_at).is_(None)).values(retired_at=now))
-    if result.rowcount != 1:
-        raise ApiError(409, "the version was retired meanwhile")
-    audit.record(session, user, now, "procedure.retire", "procedure", f"{code}/{version}", None,
-                 {"retired_at": None}, {"retired_at": now})
-    session.commit()
-    return RetirementPublic(code=code, version=version, retired_at=eiso.calendar.local(now), changed=True)
+
+    def audited(session: Session, retirement: Retirement) -> None:  # in the retirement's own transaction
+        audit_retirement(session, actor=user.name, role=user.role.value, at=now, retirement=retirement)
+
+    retirement = eiso.catalog.retire(code, version, now, scope, within=audited)
+    if retirement is None:
+        raise not_found(f"procedure {version_key(code, version, scope)}")
+    return RetirementPublic(code=code, version=version, scope=scope, agencies=list(scope_agencies(scope)),
+                            retired_at=eiso.calendar.local(retirement.retired_at), changed=retirement.changed)

@@ -66,8 +66,11 @@ def nonconformities(q: Params, user: Reader, eiso: AppDep,
 
 @router.get("/circular-01", response_model=circular01_.Circular01Report, responses=DOC,
             summary="Circular 01/2018/TT-VPCP Art. 13 indices 1 and 2 (2 shorter, 1 equal, 0 longer)")
-def circular01(q: Params, user: Reader, eiso: AppDep, session: SessionDep) -> Response | circular01_.Circular01Report:
-    report = circular01_.circular01(session, user, q, _period(q, eiso), eiso.calendar)
+def circular01(q: Params, user: Reader, eiso: AppDep, session: SessionDep,
+               limit: Annotated[int, Query(ge=1, le=10_000, description="Dossier rows per page")] = 10_000,
+               offset: Annotated[int, Query(ge=0, le=10_000_000, description="Dossier rows skipped")] = 0,
+               ) -> Response | circular01_.Circular01Report:
+    report = circular01_.circular01(session, user, q, _period(q, eiso), eiso.calendar, limit, offset)
     return _respond(report, "circular-01", [
         Table("agencies", circular01_.AGENCY_COLUMNS, _rows(report.agencies)),
         Table("units", circular01_.UNIT_COLUMNS, _rows(report.units)),
