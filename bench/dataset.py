@@ -68,7 +68,8 @@ def settings(url: str) -> Settings:
 
 
 def communes(count: int) -> list[str]:
-    return [f"000.{31 + n}.12.H10" for n in range(count)]
+    """``count`` distinct unit codes under department 12 (``NNN.NN.12.H10``: the agency code format)."""
+    return [f"{n // 60:03d}.{31 + n % 60:02d}.12.H10" for n in range(count)]
 
 
 @dataclass
