@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import api_latency, dataset, kafka_throughput, watcher_latency, worker_memory  # noqa: E402
-from bench.kafka_throughput import machine  # noqa: E402
+from bench.environment import drop_database, machine  # noqa: E402
 
 # The memory run keeps the default cache only (about 15 minutes); bench/worker_memory.py compares
 # it with a cache that holds every case (that the bound comes from the cache).
@@ -55,8 +55,8 @@ def run(sizes: dict[str, Any], base: str, bootstrap: str, log: Any = print) -> l
         rows += api_latency.summary(cases=sizes["cases"], url=large.url, seconds=sizes["seconds"], base=base)
         rows += api_latency.summary(cases=sizes["cases"], url=large.url, seconds=sizes["seconds"], base=base, rate=1)
     finally:
-        dataset.drop_database(large.url)
-        dataset.drop_database(small.url)
+        drop_database(large.url)
+        drop_database(small.url)
     log(f"worker memory: {sizes['active']:,} active cases ...")
     rows += worker_memory.summary(cases=sizes["active"], cache_sizes=sizes["caches"], bootstrap=bootstrap,
                                   database_url=base)

@@ -41,8 +41,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.dataset import CALENDAR_ENV, drop_database, load, psycopg_url  # noqa: E402
-from bench.kafka_throughput import fresh_database, machine  # noqa: E402
+from bench.dataset import CALENDAR_ENV, load, psycopg_url  # noqa: E402
+from bench.environment import drop_database, fresh_database, machine  # noqa: E402
 from bench.watcher_latency import print_table  # noqa: E402
 from engine.api.roles import Role  # noqa: E402
 from engine.api.users import create_user  # noqa: E402

@@ -40,7 +40,7 @@ from sqlalchemy import Table, create_engine, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.kafka_throughput import drop_database, fresh_database, machine  # noqa: E402
+from bench.environment import drop_database, fresh_database, machine  # noqa: E402
 from engine.bootstrap import App, build  # noqa: E402
 from engine.core.clock import ManualClock  # noqa: E402
 from engine.core.events import parse_event  # noqa: E402

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -36,44 +35,19 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.environment import drop_database, fresh_database, machine  # noqa: E402
+from bench.store_vs_ceiling import in_memory, make_app, naive_store, spiff_only  # noqa: E402
 from connectors.settings import KafkaSettings  # noqa: E402
 from connectors.worker import CaseEventWorker  # noqa: E402
 from engine.bootstrap import build  # noqa: E402
 from engine.core.events import parse_event  # noqa: E402
 from engine.settings import DatabaseSettings, EngineSettings, Settings  # noqa: E402
 from engine.simulation import Simulator  # noqa: E402
-
-
-def machine() -> str:
-    cpu = "unknown cpu"
-    try:
-        for row in Path("/proc/cpuinfo").read_text().splitlines():
-            if row.startswith("model name"):
-                cpu = row.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = ""
-    try:
-        kib = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f", {kib / 1024 / 1024:.0f} GiB"
-    except (OSError, ValueError, IndexError):
-        pass
-    return f"{os.cpu_count()} cores ({cpu}){memory}, Python {platform.python_version()}, {platform.system()}"
-
-
-def fresh_database(base: str) -> str:
-    name = f"eiso_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return base.rsplit("/", 1)[0] + "/" + name
 
 
 @dataclass
@@ -90,8 +64,6 @@ class Throughput:
 def measure(base: str, bootstrap: str, cases: int, seed: int = 1, batch: int = 500,
             naive_events: int = 3000) -> Throughput:
     """Every throughput figure of the issue's table, on one simulated stream, in one run."""
-    from bench.store_vs_ceiling import in_memory, make_app, naive_store, spiff_only
-
     reference = make_app("sqlite://")
     procedures = [reference.catalog.get(v.code, v.version) for v in reference.catalog.versions()]
     stream = Simulator(procedures, reference.calendar, seed).month(date(2026, 10, 1), cases)
@@ -173,15 +145,6 @@ class _TimedWorker(CaseEventWorker):
 def _pending(app: Any) -> int:
     with app.engine.connect() as conn:
         return int(conn.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL")).scalar() or 0)
-
-
-def drop_database(url: str) -> None:
-    """Drop a database made by ``fresh_database`` (connections to it are ended)."""
-    base, name = url.rsplit("/", 1)
-    admin = create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def summary(base: str, bootstrap: str, cases: int = 2000, **_: Any) -> list[dict[str, Any]]:

@@ -37,7 +37,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
 
-from bench.kafka_throughput import fresh_database, machine  # noqa: E402
+from bench.environment import fresh_database, machine  # noqa: E402
 from engine.bootstrap import build  # noqa: E402
 from engine.core.case import Case  # noqa: E402
 from engine.core.events import CaseEvent, parse_event  # noqa: E402

@@ -42,8 +42,8 @@ from sqlalchemy import select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.dataset import CALENDAR_ENV, drop_database, load, psycopg_url, settings  # noqa: E402
-from bench.kafka_throughput import fresh_database, machine  # noqa: E402
+from bench.dataset import CALENDAR_ENV, load, psycopg_url, settings  # noqa: E402
+from bench.environment import drop_database, fresh_database, machine  # noqa: E402
 from engine.bootstrap import App, build  # noqa: E402
 from engine.service import DUE_CASES, DUE_STEPS, WATCH_BATCH  # noqa: E402
 from engine.store.cases import NCS, STEPS  # noqa: E402

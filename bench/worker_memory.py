@@ -43,7 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.kafka_throughput import fresh_database, machine  # noqa: E402
+from bench.environment import fresh_database, machine  # noqa: E402
 
 MIB = 1024 * 1024
 DEFAULT = "default"
@@ -280,7 +280,7 @@ def child_main(idle: float) -> None:
     import gc
     import logging
 
-    import engine.service
+    import engine.store.cases
     import engine.store.writes
     from connectors.settings import KafkaSettings
     from connectors.worker import CaseEventWorker, WorkerStats
@@ -297,7 +297,7 @@ def child_main(idle: float) -> None:
     runner = CaseEventWorker(app, kafka, metrics=WorkerMetrics(metrics.registry))
 
     reloads = 0
-    load_one = engine.service.load_case
+    load_one = engine.store.cases.load_case
 
     def counting_load(*args: Any, **kwargs: Any) -> Any:  # a cache miss on a received case: read from the store
         nonlocal reloads
@@ -306,7 +306,7 @@ def child_main(idle: float) -> None:
             reloads += 1
         return live
 
-    engine.service.load_case = counting_load
+    engine.store.cases.load_case = counting_load
     load_many = getattr(engine.store.writes, "load_cases", None)  # a batch's misses read together, when present
     if load_many is not None:
         def counting_load_many(*args: Any, **kwargs: Any) -> Any:

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from connectors.portal import PortalConfigError, PortalMapping, PortalPayloadError, map_portal_message
+from connectors.settings import KafkaSettings
 from engine.core.events import CaseEvent, EventInvalid, parse_event, parse_event_line
 
 MAX_MESSAGE_BYTES = 1_000_000
+EVENT_SCHEMA = "case-event.schema.json"
+
+
+def event_schema() -> dict[str, Any]:
+    """The contract's JSON Schema of a case event, as shipped in the package (connectors/schemas/)."""
+    schema: dict[str, Any] = json.loads((files("connectors") / "schemas" / EVENT_SCHEMA).read_text(encoding="utf-8"))
+    return schema
 
 
 class Decoder:
@@ -24,8 +34,6 @@ class Decoder:
         return self._portal_events(value)
 
     def _portal_events(self, value: bytes) -> list[CaseEvent]:
-        from connectors.portal import PortalPayloadError, map_portal_message
-
         try:
             obj = json.loads(value)
         except (ValueError, UnicodeDecodeError) as err:
@@ -44,8 +52,9 @@ class Decoder:
 
     def _mapping(self) -> Any:
         if self._portal is None:
-            from connectors.portal import PortalMapping
-
-            steps = self._portal_steps
-            self._portal = PortalMapping.from_toml(steps) if steps else PortalMapping.default()
+            steps = self._portal_steps or KafkaSettings().portal_steps
+            try:
+                self._portal = PortalMapping.from_toml(steps) if steps else PortalMapping.default()
+            except PortalConfigError as err:  # the file is named; say how to use another one
+                raise PortalConfigError(f"{err} (EISO_KAFKA_PORTAL_STEPS names another file)") from None
         return self._portal

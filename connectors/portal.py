@@ -115,6 +115,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from engine.bundled import PORTAL_STEPS, config_file
+
 #: Local time of the portal's payloads. Vietnam: UTC+7, no daylight saving since 1975.
 PORTAL_ZONE = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
 PORTAL_TIME_FORMAT = "%Y%m%d%H%M%S"
@@ -257,13 +259,12 @@ class PortalMapping:
 
     @classmethod
     def default(cls) -> PortalMapping:
-        """``config/portal-steps.toml`` of the working directory, else of the source tree.
+        """``config/portal-steps.toml`` of the working directory, else the one shipped with eiso.
 
         Without either file: an empty mapping, so status changes still map and every progress
         entry fails with a message that names the missing file.
         """
-        for base in (Path.cwd(), Path(__file__).resolve().parent.parent):
-            candidate = base / DEFAULT_CONFIG
+        for candidate in (Path.cwd() / DEFAULT_CONFIG, config_file(PORTAL_STEPS)):
             if candidate.is_file():
                 return cls.from_toml(candidate)
         return cls(source=f"{DEFAULT_CONFIG} (not found)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -16,6 +17,9 @@ class KafkaSettings(BaseSettings):
     bootstrap: str = Field(default="127.0.0.1:9092", description="host:port[,host:port...]")
     topic: str = Field(default="onestop.case-events", description="case events in the contract's format")
     portal_topic: str | None = Field(default=None, description="optional topic of national-portal payloads")
+    portal_steps: Path | None = Field(
+        default=None, description="the portal's unit-to-step table; default: config/portal-steps.toml of the "
+        "working directory, else the packaged one")
     group: str = "eiso-engine"
     dlq_topic: str = "onestop.case-events.dlq"
     outbound_topic: str = "eiso.nonconformities"

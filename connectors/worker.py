@@ -141,6 +141,9 @@ class CaseEventWorker:
                 self._commit(done)
                 self.stats.batches += 1
                 self._measure_lag()
+                log.info("batch records=%d partitions=%d lag=%s duration_ms=%.0f",
+                         sum(len(records) for records in batch.values()), len(batch), self._lag_after(batch),
+                         (time.monotonic() - idle_since) * 1000)
                 if self.metrics is not None:
                     self.metrics.batches.inc()
                 if on_batch is not None:
@@ -309,6 +312,16 @@ class CaseEventWorker:
                     [f"internal error while applying: {type(err).__name__}: {err}"], event_id=event.event_id))
                 continue
             self.stats.count(outcome.status)
+
+    def _lag_after(self, batch: dict[TopicPartition, list[Any]]) -> int | str:
+        """Records left behind the batch's partitions, from the last fetch's high watermarks (no I/O)."""
+        lag = 0
+        for tp, records in batch.items():
+            highwater = self.consumer.highwater(tp)
+            if highwater is None or not records:
+                return "unknown"
+            lag += max(0, highwater - records[-1].offset - 1)
+        return lag
 
     def _measure_lag(self) -> None:
         """Lag per assigned partition: the high watermark the last fetch saw minus our position."""

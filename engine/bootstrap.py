@@ -32,12 +32,18 @@ class App:
     clock: Clock
 
 
+OVERRIDES_HINT = "EISO_CALENDAR_OVERRIDES names another file; set it empty for none"
+
+
 def make_calendar(settings: CalendarSettings) -> WorkingCalendar:
     overrides = None
     if settings.overrides is not None and str(settings.overrides):
         if not settings.overrides.exists():
-            raise CalendarConfigError(f"{settings.overrides}: calendar overrides file not found")
-        overrides = CalendarOverrides.from_toml(settings.overrides)
+            raise CalendarConfigError(f"{settings.overrides}: calendar overrides file not found ({OVERRIDES_HINT})")
+        try:
+            overrides = CalendarOverrides.from_toml(settings.overrides)
+        except CalendarConfigError as err:  # unreadable or wrong: the file is named, and so is how to use another
+            raise CalendarConfigError(f"{err} ({OVERRIDES_HINT})") from None
     try:
         hour, minute = (int(x) for x in settings.cutoff.split(":"))
         cutoff: time | None = time(hour, minute)

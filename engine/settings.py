@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from engine.bundled import CALENDAR_OVERRIDES, config_file, procedures_dir
 
 
 class DatabaseSettings(BaseSettings):
@@ -48,15 +48,26 @@ class CalendarSettings(BaseSettings):
     hours: str = "07:30-11:30,13:00-17:00"
     weekdays: str = "mon-fri"
     cutoff: str = "15:00"
-    overrides: Path | None = REPO_ROOT / "config" / "calendar-overrides.toml"
+    overrides: Path | None = Field(
+        default_factory=lambda: config_file(CALENDAR_OVERRIDES),
+        description="days off and working days the holidays package lacks; default: the packaged "
+        "config/calendar-overrides.toml; empty: none")
     public_holidays: bool = True
+
+    @field_validator("overrides", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        # EISO_CALENDAR_OVERRIDES= (empty) means no overrides file, not the working directory.
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 class EngineSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EISO_", extra="ignore")
 
     quality_objective: float = Field(default=0.95, ge=0, le=1)
-    procedures_dir: Path = REPO_ROOT / "bpmn"
+    procedures_dir: Path = Field(default_factory=procedures_dir,
+                                 description="the procedures of `eiso demo` and `eiso procedures deploy --bundled`; "
+                                 "default: the packaged bpmn/")
     case_cache_size: int = Field(default=20_000, ge=0)
     snapshot_every: int = Field(default=16, ge=1)
     watch_interval_seconds: float = Field(default=30.0, gt=0)

@@ -16,38 +16,29 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import ColumnElement, Engine, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Engine, case, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.core.agency import EVERY_AGENCY
-from engine.core.case import AWAITING_SUPPLEMENT, EARLY, ON_TIME, OPEN, SUSPENDED
+from engine.core.calendar import Calendar
+from engine.core.clock import Clock
 from engine.core.nonconformities import CASE_LATE, CASE_OVERDUE, STEP_LATE, STEP_OVERDUE
+from engine.core.states import OPEN_STATUSES, StepStatus
+from engine.reporting import ontime
+from engine.reporting.period import month_of
+from engine.reporting.steps import step_overdue
 from engine.store.catalog import ProcedureCatalog
 from engine.store.tables import CaseRow, CaseStepRow, NonconformityRow
-from monitoring.metrics import Labels
+from monitoring.labels import Labels
 
 log = logging.getLogger("eiso.monitoring")
 CASES: Any = CaseRow.__table__  # type: ignore[attr-defined]
 STEPS: Any = CaseStepRow.__table__  # type: ignore[attr-defined]
 NCS: Any = NonconformityRow.__table__  # type: ignore[attr-defined]
-OPEN_STATUSES = (OPEN, SUSPENDED, AWAITING_SUPPLEMENT)
 
 
 def open_overdue(end: datetime) -> ColumnElement[bool]:
-    """A case late at ``end`` and not finished: the report's "open overdue" (engine/reports.py), in SQL.
-
-    Received before ``end``, with a due before ``end``, neither resolved nor closed by then. A case awaiting
-    a supplement (or suspended) has its clock stopped and no due: it is not late now. The reporting views
-    (migration 0009) state the same rule in SQL text; a test holds the three together.
-    """
-    return and_(CASES.c.received_at < end, CASES.c.due_at.is_not(None), CASES.c.due_at < end,
-                or_(CASES.c.resolved_at.is_(None), CASES.c.resolved_at >= end),
-                or_(CASES.c.closed_at.is_(None), CASES.c.closed_at >= end))
-
-
-def step_overdue(now: datetime) -> ColumnElement[bool]:
-    """An active step past its due now, its clock running (a paused step has no due, as a paused case)."""
-    return and_(STEPS.c.running.is_(True), STEPS.c.due_at.is_not(None), STEPS.c.due_at < now)
+    """A case late at ``end`` and not finished: the report's "open overdue" (``engine.reporting.ontime``)."""
+    return ontime.sql(ontime.OPEN_OVERDUE, CASES.c, None, end)
 
 
 # An overdue record becomes the late record (same key, new type); counting both kinds together
@@ -56,7 +47,7 @@ MISSED = {STEP_OVERDUE: "step", STEP_LATE: "step", CASE_OVERDUE: "case", CASE_LA
 
 
 class DatabaseCollector(Collector):
-    def __init__(self, engine: Engine, calendar: Any, catalog: ProcedureCatalog, clock: Any, objective: float,
+    def __init__(self, engine: Engine, calendar: Calendar, catalog: ProcedureCatalog, clock: Clock, objective: float,
                  labels: Labels | None = None):
         self.engine = engine
         self.labels = labels if labels is not None else Labels.from_settings()
@@ -120,7 +111,8 @@ class DatabaseCollector(Collector):
             "missed": c("eiso_deadlines_missed", "Deadlines missed so far (overdue or late records), kind step or "
                         "case", labels=["agency", "procedure", "kind"]),
             "allowance": g("eiso_step_allowance_working_hours", "Each step's time allowance in the newest version "
-                           "of its procedure", labels=["procedure", "step"]),
+                           "in force of its procedure for each scope (`*`: every agency; else the agencies of the "
+                           "deployment)", labels=["procedure", "scope", "step"]),
             "objective": g("eiso_quality_objective", "Share of cases to resolve early or on time "
                            "(EISO_QUALITY_OBJECTIVE)"),
         }
@@ -141,8 +133,8 @@ class DatabaseCollector(Collector):
         open_steps: Counter[tuple[str, str, str]] = Counter()
         late_steps: Counter[tuple[str, str, str]] = Counter()
         for row in conn.execute(select(STEPS.c.agency, STEPS.c.procedure, STEPS.c.step, func.count(),
-                                       func.sum(case((step_overdue(now), 1), else_=0)))
-                                .where(STEPS.c.status == "active")
+                                       func.sum(case((step_overdue(STEPS.c, now), 1), else_=0)))
+                                .where(STEPS.c.status == StepStatus.ACTIVE)
                                 .group_by(STEPS.c.agency, STEPS.c.procedure, STEPS.c.step)):
             key3 = (lb.agency(row[0]), lb.procedure(row[1]), lb.step(row[2]))
             open_steps[key3] += row[3]
@@ -170,16 +162,13 @@ class DatabaseCollector(Collector):
     def _month(self, conn: Any, f: dict[str, Any], now: datetime) -> None:
         """The current month's timeliness per agency, as ``eiso report`` counts a period that ends now.
 
-        resolved = resolved in the month (a resolved case without a timeliness counts on time, as in the
-        report); open overdue = ``open_overdue(now)``, whenever received (carried over); on-time rate =
-        (early + on time) / (resolved + open overdue).
+        The rule's own expressions (``engine.reporting.ontime``) over the month so far: resolved in it,
+        in time among those, open overdue now (carried over included); rate = in time / judged.
         """
-        local = self.calendar.local(now)
-        month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        resolved = and_(CASES.c.resolved_at.is_not(None), CASES.c.resolved_at >= month_start,
-                        CASES.c.resolved_at < now)
-        in_time = and_(resolved, or_(CASES.c.timeliness.is_(None), CASES.c.timeliness.in_((EARLY, ON_TIME))))
-        late_now = open_overdue(now)  # excludes what was resolved before now
+        month = month_of(now, self.calendar.zone)
+        resolved = ontime.sql(ontime.RESOLVED, CASES.c, month.start, month.end)
+        in_time = ontime.sql(ontime.IN_TIME, CASES.c, month.start, month.end)
+        late_now = ontime.sql(ontime.OPEN_OVERDUE, CASES.c, month.start, month.end)
         counts: dict[str, Counter[str]] = {}
         for row in conn.execute(select(CASES.c.agency, func.sum(case((resolved, 1), else_=0)),
                                        func.sum(case((in_time, 1), else_=0)),
@@ -198,15 +187,15 @@ class DatabaseCollector(Collector):
                 f["on_time"].add_metric([agency], c["in_time"] / judged)
 
     def _allowances(self, family: GaugeMetricFamily) -> None:
-        newest: dict[str, int] = {}
-        allowances: dict[tuple[str, str], float] = {}  # beyond the label bounds, "other" shows one allowance
+        newest: dict[tuple[str, str], int] = {}  # versions are numbered per code and scope
         for row in self.catalog.versions():
-            if row.retired_at is None and row.scope == EVERY_AGENCY:  # versions are numbered per scope
-                newest[row.code] = max(newest.get(row.code, 0), row.version)
-        for code, version in sorted(newest.items()):
-            for step in self.catalog.get(code, version).definition.steps.values():
+            if row.retired_at is None:
+                newest[(row.code, row.scope)] = max(newest.get((row.code, row.scope), 0), row.version)
+        allowances: dict[tuple[str, str, str], float] = {}  # beyond the label bounds, "other" shows one allowance
+        for (code, scope), version in sorted(newest.items()):
+            for step in self.catalog.get(code, version, scope).definition.steps.values():
                 if step.allowance_seconds is not None:
-                    key = (self.labels.procedure(code), self.labels.step(step.step_id))
+                    key = (self.labels.procedure(code), self.labels.scope(scope), self.labels.step(step.step_id))
                     allowances.setdefault(key, step.allowance_seconds / 3600)
         for key, hours in sorted(allowances.items()):
             family.add_metric(list(key), hours)

@@ -4,42 +4,28 @@ Counters and histograms count what this process did: Prometheus scrapes every pr
 its own ``instance``) and queries sum them. The gauges of open work are not here: they are read
 from the database at scrape time by ``monitoring.collector.DatabaseCollector``.
 
-Every agency, procedure and step label, here and in the collector, goes through one ``Labels``:
+Every agency, procedure and step label, here and in the collector, goes through one ``Labels`` (monitoring.labels):
 values beyond a configured list or count become ``other``, so that invented codes cannot grow
 /metrics (served without authentication) without end, and totals still add up.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from engine.bootstrap import App
 from engine.core.events import EVENT_TYPES
-from engine.service import APPLIED, DUPLICATE, PARKED, REFUSED
+from engine.service import APPLIED, DUPLICATE, PARKED, REFUSED, Outcome
 from engine.store.cases import WATCH_TICK
-
-if TYPE_CHECKING:
-    from engine.bootstrap import App
-    from engine.service import Outcome
-    from monitoring.settings import MonitoringSettings
+from monitoring.collector import DatabaseCollector
+from monitoring.labels import OTHER, UNKNOWN, Labels, label
 
 # Working hours (8 a working day): a quarter of an hour up to 50 working days (the longest statutory limits),
 # with a bound at the allowances procedures use most (0.25, 0.5, 1, 1.5, 2, 3, 5, 7, 10 days) so that the
 # share of steps within their allowance is read from a bucket, not interpolated.
 HOURS_BUCKETS = (0.25, 0.5, 1, 2, 4, 8, 12, 16, 24, 40, 56, 64, 80, 120, 160, 240, 320, 400)
-UNKNOWN = "unknown"
-OTHER = "other"
 OUTCOMES = (APPLIED, DUPLICATE, PARKED, REFUSED)
 EVENT_TYPE_LABELS = (*sorted(EVENT_TYPES), UNKNOWN, OTHER)
-_MAX_LABEL = 64  # a label value from outside is cut, so that a malformed code cannot grow without bound
-
-
-def label(value: str | None) -> str:
-    return (value or UNKNOWN)[:_MAX_LABEL]
 
 
 def event_type_label(value: str | None) -> str:
@@ -47,53 +33,6 @@ def event_type_label(value: str | None) -> str:
     if value is None:
         return UNKNOWN
     return value if value in EVENT_TYPES or value == WATCH_TICK else OTHER
-
-
-class BoundedLabel:
-    """One label's values from outside, kept to a bounded set: the allow-list when one is given, else the
-    first ``limit`` distinct values seen by this process; any other value is ``other``."""
-
-    def __init__(self, limit: int, allowed: Iterable[str] | None = None):
-        self.limit = limit
-        self.allowed = frozenset(label(v) for v in allowed) if allowed is not None else None
-        self._seen: set[str] = set()
-        self._lock = threading.Lock()  # observers run in the API's and the worker's threads
-
-    def __call__(self, value: str | None) -> str:
-        text = label(value)
-        if self.allowed is not None:
-            return text if text in self.allowed or text == UNKNOWN else OTHER
-        if text in self._seen:
-            return text
-        with self._lock:
-            if text in self._seen or len(self._seen) < self.limit:
-                self._seen.add(text)
-                return text
-        return OTHER
-
-
-def _listed(text: str | None) -> list[str] | None:
-    if text is None or not text.strip():
-        return None
-    return [item.strip() for item in text.split(",") if item.strip()]
-
-
-@dataclass(frozen=True)
-class Labels:
-    """The bounded agency, procedure and step labels of one process (observers and collector share them)."""
-
-    agency: BoundedLabel
-    procedure: BoundedLabel
-    step: BoundedLabel
-
-    @classmethod
-    def from_settings(cls, settings: MonitoringSettings | None = None) -> Labels:
-        from monitoring.settings import MonitoringSettings
-
-        s = settings if settings is not None else MonitoringSettings()
-        return cls(BoundedLabel(s.max_agencies, _listed(s.agencies)),
-                   BoundedLabel(s.max_procedures, _listed(s.procedures)),
-                   BoundedLabel(s.max_steps, _listed(s.steps)))
 
 
 class Metrics:
@@ -159,8 +98,6 @@ def install(app: App, registry: CollectorRegistry | None = None, database: bool 
     metrics = Metrics(registry, labels)
     app.service.observers.append(metrics.observe)
     if database:
-        from monitoring.collector import DatabaseCollector
-
         metrics.registry.register(DatabaseCollector(app.engine, app.calendar, app.catalog, app.clock,
                                                     objective=app.settings.engine.quality_objective,
                                                     labels=metrics.labels))

@@ -21,6 +21,9 @@ from engine.api.oidc import OidcVerifier
 from engine.api.routers import audit, cases, events, nonconformities, procedures, reports, system
 from engine.api.settings import ApiSettings
 from engine.bootstrap import App
+from monitoring import install
+from monitoring.http import metrics_route
+from monitoring.settings import MonitoringSettings
 
 DESCRIPTION = """\
 eiso holds every one-stop-shop case to its ISO 9001 procedure (BPMN) in legal working time.
@@ -52,7 +55,8 @@ def route_roles(route: APIRoute) -> frozenset[str] | None:
 
 def create_app(eiso: App, settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
-    api = FastAPI(title="eiso", version="1", description=DESCRIPTION, redirect_slashes=False)
+    api = FastAPI(title="eiso", version="1", description=DESCRIPTION, redirect_slashes=False, docs_url=None,
+                  redoc_url=None)
     api.state.eiso = eiso
     api.state.api_settings = settings
     api.state.oidc = OidcVerifier(settings) if settings.oidc_enabled else None
@@ -65,6 +69,7 @@ def create_app(eiso: App, settings: ApiSettings | None = None) -> FastAPI:
             responses = {k: v for k, v in responses.items() if k not in (401, 403)}
         api.include_router(router, responses=responses)
     _mount_metrics(api, eiso)
+    _mount_docs(api)
     errors.install(api, api_routes)
     api.add_middleware(RequestGuard, settings=settings)
     if settings.origins:
@@ -80,12 +85,43 @@ def _mount_metrics(api: FastAPI, eiso: App) -> None:
     This process's own counters; the gauges read from the database come from `eiso metrics
     serve` unless EISO_METRICS_DATABASE=true (one exporter per deployment).
     """
-    from monitoring import install
-    from monitoring.http import metrics_route
-    from monitoring.settings import MonitoringSettings
-
     metrics = install(eiso, database=bool(MonitoringSettings().database))
     api.router.routes.append(metrics_route(metrics.registry))
+
+
+DOCS_ASSETS = "/docs-assets"
+
+
+def _mount_docs(api: FastAPI) -> None:
+    """Swagger UI at /docs and ReDoc at /redoc, their scripts and styles served from the installed
+    fastapi-offline package, never a CDN: agencies' intranets are often offline."""
+    from importlib.resources import files
+
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    api.mount(DOCS_ASSETS, StaticFiles(directory=str(files("fastapi_offline") / "static")), name="docs-assets")
+    openapi_url = api.openapi_url or "/openapi.json"
+    oauth2_redirect = api.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
+
+    @api.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=openapi_url, title="eiso - Swagger UI",
+                                   oauth2_redirect_url=oauth2_redirect,
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png")
+
+    @api.get(oauth2_redirect, include_in_schema=False)
+    def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @api.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url=openapi_url, title="eiso - ReDoc",
+                              redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+                              redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png", with_google_fonts=False)
 
 
 def api_routes() -> list[APIRoute]:

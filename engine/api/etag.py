@@ -1,37 +1,21 @@
-"""A nonconformity's version for compare-and-set: the id of its latest audit entry (0 before any).
+"""A nonconformity's version for compare-and-set, in HTTP: the ``ETag`` and ``If-Match`` headers.
 
-Every corrective-action change writes exactly one audit entry in its own transaction, so the
-latest entry's id changes with every change and never goes back: it needs no column of its
-own. Clients read it as the ``version`` field or the ``ETag`` of ``GET /nonconformities/{key}``
-and send it back as ``If-Match``.
+The version itself is the store's (``engine.store.corrective``: the id of its latest audit entry).
+Clients read it as the ``version`` field or the ``ETag`` of ``GET /nonconformities/{key}`` and
+send it back as ``If-Match``.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
-
-from sqlalchemy import func
-from sqlmodel import Session, col, select
 
 from engine.api.errors import ApiError
-from engine.store.tables_api import AuditEntry
+from engine.store.corrective import ENTITY, current, latest
 
-ENTITY = "nonconformity"
+__all__ = ["ENTITY", "IF_MATCH_PATTERN", "current", "expected", "latest", "tag"]
+
 IF_MATCH_PATTERN = r'^(\*|(W/)?"[0-9]{1,18}")$'
 _IF_MATCH = re.compile(IF_MATCH_PATTERN)
-
-
-def latest(column: Any) -> Any:
-    """SQL for the version of the nonconformity whose key is ``column`` (a correlated subquery)."""
-    return (select(func.coalesce(func.max(AuditEntry.id), 0))
-            .where(AuditEntry.entity == ENTITY, col(AuditEntry.entity_key) == column).scalar_subquery())
-
-
-def current(session: Session, key: str) -> int:
-    found = session.exec(select(func.max(AuditEntry.id)).where(AuditEntry.entity == ENTITY,
-                                                               AuditEntry.entity_key == key)).one()
-    return int(found or 0)
 
 
 def tag(version: int) -> str:

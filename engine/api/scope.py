@@ -66,7 +66,8 @@ def code_clause(code: str, column: Any) -> ColumnElement[bool]:
     """SQL for ``covers(code, column)``, the same answer on SQLite and PostgreSQL."""
     count, suffix = _split(code)
     if len(suffix) == count:
-        return column == code
+        whole: ColumnElement[bool] = column == code
+        return whole
     dots = func.length(column) - func.length(func.replace(column, ".", ""))
     tail = "." + ".".join(suffix)
     ending = ends_with(column, literal("%" + _escape_like(tail)), literal(_escape_like(tail[::-1]) + "%"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import traceback
@@ -11,16 +12,22 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.cli import api, cases, demo, metrics, procedures, worker
-from engine.cli.context import get_app, parse_time
-from engine.cli.output import Format, errors, fail, print_csv, print_error, print_json, print_table
+from engine.cli import api, cases, demo, events, metrics, procedures, worker
+from engine.cli.context import describe_error, get_app, parse_time
+from engine.cli.ingesting import ingest_stream
+from engine.cli.logs import configure_logging
+from engine.cli.output import Format, console, errors, fail, print_csv, print_error, print_json, print_table
+from engine.settings import Settings
+from engine.store.database import make_engine, upgrade
+
+log = logging.getLogger("eiso.watch")
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="eiso: ISO 9001 procedures as BPMN, held against the one-stop-shop's case events.")
 app.add_typer(procedures.app, name="procedures")
 app.add_typer(cases.cases_app, name="cases")
 app.add_typer(cases.nc_app, name="nc")
-app.add_typer(cases.events_app, name="events")
+app.add_typer(events.app, name="events")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
 app.command("report")(cases.report)
@@ -33,14 +40,26 @@ app.add_typer(api.users_app, name="users")
 app.add_typer(metrics.metrics_app, name="metrics")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"eiso {version('eiso')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                   help="The installed version, then exit")] = False) -> None:
+    pass
+
+
 @app.command("ingest")
 def ingest(
     file: Annotated[str, typer.Argument(help="JSON Lines file of case events, or - for standard input")],
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary")] = False,
 ) -> None:
     """Apply case events in file order, exactly as the Kafka worker would."""
-    from engine.cli.ingesting import ingest_stream
-
     if file == "-":
         code = ingest_stream(get_app(), sys.stdin, "stdin", quiet=quiet, total=None)
     else:
@@ -59,6 +78,8 @@ def watch(
     output: Annotated[Format, typer.Option("--format")] = Format.table,
     interval: Annotated[float | None, typer.Option("--interval", help="Longest wait between passes, in seconds; "
                                                   "a pass also runs just after each due instant")] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING (the long-running "
+                                                               "watcher's log)")] = "INFO",
 ) -> None:
     """Evaluate every open clock and raise what is overdue."""
     import time as _time
@@ -67,6 +88,8 @@ def watch(
     when: datetime | None = parse_time(at, "--at") if at else None
     single = once or when is not None
     wait = interval or eiso.settings.engine.watch_interval_seconds
+    if not single:
+        configure_logging(log_level)
     while True:
         if single:
             if _watch_pass(eiso, when, output, quiet_when_nothing=False).failed:
@@ -74,11 +97,14 @@ def watch(
             return
         # A long-running watcher never exits on data, nor on a database outage: it reports and tries again.
         try:
+            started = _time.monotonic()
             result = _watch_pass(eiso, when, output, quiet_when_nothing=True)
             pause = eiso.service.pause_after_watch(result, wait)
+            busy = bool(result.cases or result.nonconformities or result.failed)
+            log.log(logging.INFO if busy else logging.DEBUG,
+                    "watch pass cases=%d raised=%d failed=%d duration_ms=%.0f next_pass_in_s=%.1f", result.cases,
+                    len(result.nonconformities), len(result.failed), (_time.monotonic() - started) * 1000, pause)
         except Exception as err:  # the daemon outlives any one pass
-            from engine.cli.context import describe_error
-
             print_error(f"watch pass failed, trying again in {wait:g} s: {describe_error(err)}")
             pause = wait
         # Until just after the next due instant (an indexed query), at most the interval: a step is
@@ -99,21 +125,20 @@ def _watch_pass(eiso: Any, when: datetime | None, output: Format, quiet_when_not
                     "raised": rows, "cases_failed": [case_id for case_id, _ in failed]})
     elif output is Format.csv:
         print_csv(rows, ["type", "case_id", "step", "due_at", "delay_working_hours"])
-    elif not quiet_when_nothing or result.cases or failed:  # a long-running watcher says nothing when nothing fell due
+    elif not quiet_when_nothing:  # a long-running watcher's counts are its log line (`watch` above)
         errors.print(f"watch as of {eiso.calendar.local(result.at).isoformat()}: {result.cases} case(s) "
                      f"checked, {len(rows)} nonconformit{'y' if len(rows) == 1 else 'ies'} raised"
                      + (f", {len(failed)} case(s) failed" if failed else ""))
         if rows:
             print_table(rows, ["type", "case_id", "step", "due_at", "delay_working_hours"])
+    elif rows:
+        print_table(rows, ["type", "case_id", "step", "due_at", "delay_working_hours"])
     return result
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema to the latest version."""
-    from engine.settings import Settings
-    from engine.store.database import make_engine, upgrade
-
     database = Settings().database
     upgrade(make_engine(database.migrator_url), app_role=database.app_role)  # as the owner; grants the services' role
     errors.print(f"schema up to date on {_safe_url(database.migrator_url)}")
@@ -135,8 +160,6 @@ def main() -> None:
         errors.print("interrupted")
         raise SystemExit(130) from None
     except Exception as err:  # the last line of defence: no traceback in front of a user
-        from engine.cli.context import describe_error
-
         print_error(describe_error(err))
         if os.environ.get("EISO_DEBUG"):
             traceback.print_exc()

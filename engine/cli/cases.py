@@ -1,30 +1,28 @@
-"""``eiso cases show``, ``eiso nc list``, ``eiso events``, ``eiso report``."""
+"""``eiso cases show``, ``eiso nc list``, ``eiso report`` (``eiso events``: engine/cli/events.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
 
 from engine.cli.context import get_app, parse_time
-from engine.cli.output import Format, console, fail, print_csv, print_json, print_rows, print_table
-from engine.store.queries import Presenter, case_detail, nonconformity_list, parked_events, refused_events
+from engine.cli.output import Format, fail, print_csv, print_json, print_table
+from engine.reporting.formats import Language
+from engine.reporting.labels import LABELS
+from engine.reporting.tables import Table
+from engine.reports import Period, build_report
+from engine.store.queries import Presenter, case_detail, nonconformity_list
 
 cases_app = typer.Typer(no_args_is_help=True, help="Cases (dossiers) and their process control slips.")
 nc_app = typer.Typer(no_args_is_help=True, help="Nonconformities raised by the engine.")
-events_app = typer.Typer(no_args_is_help=True, help="Events that could not be applied (yet).")
 
 STEP_COLUMNS = ["step", "unit", "status", "activated_at", "due_at", "completed_at", "timeliness",
                 "delay_working_hours"]
 NC_COLUMNS = ["type", "case_id", "agency", "procedure", "procedure_version", "step", "due_at", "actual_at",
-              "delay_working_hours", "detected_at", "event_ids", "status"]
-
-
-class Language(str, Enum):
-    vi = "vi"
-    en = "en"
+              "delay_working_hours", "detected_at", "event_ids", "status", "procedure_scope"]  # added last: CSV
 
 
 @cases_app.command("show")
@@ -70,30 +68,6 @@ def nc_list(
         print_table(rows, NC_COLUMNS, title=f"{len(rows)} nonconformit{'y' if len(rows) == 1 else 'ies'}")
 
 
-@events_app.command("parked")
-def events_parked(output: Annotated[Format, typer.Option("--format")] = Format.table) -> None:
-    """Events kept until their case is received or their procedure deployed."""
-    eiso = get_app()
-    rows = parked_events(eiso.engine, Presenter(eiso.calendar))
-    print_rows(rows, output, ["event_id", "case_id", "procedure", "reason", "parked_at"])
-
-
-@events_app.command("refused")
-def events_refused(output: Annotated[Format, typer.Option("--format")] = Format.table) -> None:
-    """Invalid events, kept with their problems."""
-    eiso = get_app()
-    rows = refused_events(eiso.engine, Presenter(eiso.calendar))
-    print_rows(rows, output, ["event_id", "source", "problems", "refused_at"])
-
-
-@events_app.command("retry")
-def events_retry() -> None:
-    """Apply the parked events that can be applied now."""
-    outcomes = get_app().service.retry_parked()
-    applied = sum(o.status == "applied" for o in outcomes)
-    console.print(f"{applied} parked event(s) applied, {len(outcomes) - applied} still parked")
-
-
 def report(
     start: Annotated[str | None, typer.Option("--from", help="Period start (date or RFC 3339); default: "
                                                              "first day of the month")] = None,
@@ -102,7 +76,8 @@ def report(
     procedure: Annotated[str | None, typer.Option("--procedure")] = None,
     objective: Annotated[float | None, typer.Option("--objective", help="Quality objective, e.g. 0.95")] = None,
     output: Annotated[Format, typer.Option("--format")] = Format.table,
-    lang: Annotated[Language, typer.Option("--lang", help="Headings in Vietnamese or English")] = Language.vi,
+    lang: Annotated[Language, typer.Option("--lang", help="Words (headings, types, yes/no, totals) and the "
+                                           "decimal mark of percentages: Vietnamese or English")] = Language.vi,
     section: Annotated[str, typer.Option("--section", help="CSV only: groups, steps or nonconformities")
                        ] = "groups",
 ) -> None:
@@ -118,39 +93,48 @@ def report(
 
 def print_report(eiso: Any, start: datetime, end: datetime, agency: str | None, procedure: str | None,
                  objective: float | None, output: Format, lang: Language, section: str = "groups") -> None:
-    from engine.reports import HEADINGS, Period, build_report
-
     if end <= start:
         fail("the period's end must be after its start")
     data = build_report(eiso.engine, eiso.catalog, eiso.calendar, Period(start, end),
                         objective if objective is not None else eiso.settings.engine.quality_objective,
                         agency=agency, procedure=procedure)
-    headings = HEADINGS[lang.value]
-    group_columns = ["agency", "procedure", "received", "resolved", "early", "on_time", "late", "open_overdue",
-                     "on_time_rate", "meets_objective"]
-    step_columns = ["procedure", "step", "unit", "allowance_hours", "completed", "median_hours", "p90_hours",
-                    "late_steps"]
     if output is Format.json:
-        print_json(data)
+        print_json(data)  # for machines: codes, raw ratios, true/false, "*" totals
         return
+    labels = LABELS[lang]
+    tables = {
+        "groups": Table("groups", REPORT_GROUP_COLUMNS, data["groups"], {"on_time_rate": "rate",
+                        "meets_objective": "yes_no"}, totals=[data["totals"]], objective=data["quality_objective"]),
+        "steps": Table("steps", REPORT_STEP_COLUMNS, data["steps"]),
+        "nonconformities": Table("nonconformities", ["type", "count"], data["nonconformities"], {"type": "label"}),
+    }
     if output is Format.csv:
-        chosen = {"groups": (data["groups"], group_columns), "steps": (data["steps"], step_columns),
-                  "nonconformities": (data["nonconformities"], ["type", "count"])}.get(section)
+        chosen = tables.get(section)
         if chosen is None:
             fail("--section must be groups, steps or nonconformities")
             return
-        print_csv(chosen[0], chosen[1], headings)
+        print_csv(_rendered(chosen, labels), chosen.columns, labels.headings)
         return
+    words = labels.words
     period = f"{data['period']['from']} .. {data['period']['to']}"
-    rows = [{**g, "on_time_rate": _percent(g["on_time_rate"])} for g in [*data["groups"], data["totals"]]]
-    print_table(rows, group_columns, title=f"{headings['title']} ({period}); objective "
-                f"{data['quality_objective']:.0%}", headings=headings)
-    print_table(data["steps"], step_columns, title=headings["steps_title"], headings=headings)
-    print_table(data["nonconformities"], ["type", "count"], title=headings["nc_title"], headings=headings)
+    objective_shown = labels.percent(Decimal(str(data["quality_objective"])) * 100)
+    titles = {"groups": f"{labels.heading('title')} ({period}); {words['objective']} {objective_shown}",
+              "steps": labels.heading("steps_title"), "nonconformities": labels.heading("nc_title")}
+    for name, table in tables.items():
+        rows = [{c: labels.decimal(v) if isinstance(v, float) else v for c, v in row.items()}
+                for row in _rendered(table, labels)]
+        print_table(rows, table.columns, title=titles[name], headings=labels.headings)
 
 
-def _percent(value: float | None) -> str | None:
-    return None if value is None else f"{value:.1%}"
+REPORT_GROUP_COLUMNS = ["agency", "procedure", "received", "resolved", "early", "on_time", "late", "open_overdue",
+                        "on_time_rate", "meets_objective"]
+REPORT_STEP_COLUMNS = ["procedure", "step", "unit", "allowance_hours", "completed", "median_hours", "p90_hours",
+                       "late_steps"]
 
 
-__all__ = ["cases_app", "events_app", "nc_app", "report"]
+def _rendered(table: Any, labels: Any) -> list[dict[str, Any]]:
+    """The table's rows (totals last) in the language's words, as the terminal and the CSV show them."""
+    return [dict(zip(table.columns, cells, strict=True)) for cells in table.body(labels)]
+
+
+__all__ = ["cases_app", "nc_app", "report"]

@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
 from engine.bootstrap import App, build
 from engine.cli.output import fail
+from engine.core.calendar_overrides import CalendarConfigError
+from engine.core.events import parse_timestamp
 
 
 @cache
@@ -15,8 +19,6 @@ def get_app() -> App:
 
 
 def parse_time(text: str, option: str) -> datetime:
-    from engine.core.events import parse_timestamp
-
     problems: list[str] = []
     value = parse_timestamp(text, option, problems)
     if value is None:
@@ -31,10 +33,6 @@ def parse_time(text: str, option: str) -> datetime:
 
 
 def describe_error(err: Exception) -> str:
-    from sqlalchemy.exc import OperationalError, SQLAlchemyError
-
-    from engine.core.calendar_overrides import CalendarConfigError
-
     if isinstance(err, CalendarConfigError):
         return f"calendar settings: {err}"
     if isinstance(err, OperationalError):

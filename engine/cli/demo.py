@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 from datetime import date, datetime
@@ -12,9 +13,15 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+from engine.bootstrap import build, make_calendar
+from engine.cli.cases import print_report
+from engine.cli.ingesting import ingest_stream
 from engine.cli.output import Format, console, errors, fail, styled
 from engine.core.procedure import LoadedProcedure
-from engine.simulation import Simulator
+from engine.procedures.loader import ProcedureInvalid, load_procedure
+from engine.reporting.formats import Language
+from engine.settings import DatabaseSettings, Settings
+from engine.simulation import Simulator, iter_lines
 
 
 def _month(text: str | None) -> date:
@@ -30,8 +37,6 @@ def _month(text: str | None) -> date:
 
 
 def _bundled_procedures(directory: Path) -> list[LoadedProcedure]:
-    from engine.procedures.loader import ProcedureInvalid, load_procedure
-
     files = sorted(directory.glob("*.bpmn"))
     if not files:
         fail(f"no BPMN file in {directory}")
@@ -60,10 +65,6 @@ def simulate(
     procedures: Annotated[Path | None, typer.Option("--procedures", help="Folder of BPMN files")] = None,
 ) -> None:
     """Write a month of one-stop-shop case events as JSON Lines, reproducibly."""
-    from engine.bootstrap import make_calendar
-    from engine.settings import Settings
-    from engine.simulation import iter_lines
-
     settings = Settings()
     simulator = Simulator(_bundled_procedures(procedures or settings.engine.procedures_dir),
                           make_calendar(settings.calendar), seed)
@@ -87,12 +88,6 @@ def demo(
     lang: Annotated[str, typer.Option("--lang", help="vi or en headings")] = "vi",
 ) -> None:
     """A month of simulated traffic through the real engine into SQLite, then the report."""
-    from engine.bootstrap import build
-    from engine.cli.cases import Language, print_report
-    from engine.cli.ingesting import ingest_stream
-    from engine.settings import DatabaseSettings, Settings
-    from engine.simulation import iter_lines
-
     begun = time.monotonic()
     for suffix in ("", "-wal", "-shm"):
         Path(str(database) + suffix).unlink(missing_ok=True)
@@ -108,8 +103,6 @@ def demo(
     simulator = Simulator([eiso.catalog.get(v.code, v.version, v.scope) for v in versions], eiso.calendar, seed)
     events = _simulate_with_progress(simulator, first, cases)
     console.print(f"simulated {cases} cases in {first:%m/%Y}: {len(events)} events")
-    import io
-
     stream = io.StringIO("\n".join(iter_lines(events)) + "\n")
     ingest_stream(eiso, stream, "simulated-stream", quiet=False, total=len(stream.getvalue().encode()))
     month_end = datetime.combine(date(first.year + (first.month == 12), first.month % 12 + 1, 1), clock_time(0),

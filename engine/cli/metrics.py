@@ -8,7 +8,11 @@ from typing import Annotated
 
 import typer
 
+from engine.cli.context import get_app
 from engine.cli.output import errors
+from monitoring import install
+from monitoring.http import serve as serve_registry
+from monitoring.settings import MonitoringSettings
 
 metrics_app = typer.Typer(no_args_is_help=True, help="Prometheus metrics.")
 
@@ -19,11 +23,6 @@ def serve(
     host: Annotated[str | None, typer.Option("--host", help="Default: EISO_METRICS_HOST (127.0.0.1)")] = None,
 ) -> None:
     """Serve /metrics with the open cases and steps, overdue counts and on-time rates from the database."""
-    from engine.cli.context import get_app
-    from monitoring import install
-    from monitoring.http import serve as serve_registry
-    from monitoring.settings import MonitoringSettings
-
     settings = MonitoringSettings()
     metrics = install(get_app(), database=settings.database is not False)
     server, _ = serve_registry(metrics.registry, port if port is not None else settings.port or 9465,

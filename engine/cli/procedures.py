@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import getpass
 import os
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from engine.application import procedures
 from engine.cli.context import get_app
 from engine.cli.output import Format, console, errors, print_rows
+from engine.core.agency import scope_agencies
+from engine.core.events import check_agency_code
+from engine.procedures.loader import ProcedureInvalid, validate_paths
+from engine.settings import EngineSettings
+from engine.store.audit import CLI_ROLE
+from engine.store.catalog import ProcedureCatalog, version_key
 
 app = typer.Typer(no_args_is_help=True, help="ISO procedures as BPMN files: validate, deploy, list versions.")
 
@@ -19,8 +25,6 @@ app = typer.Typer(no_args_is_help=True, help="ISO procedures as BPMN files: vali
 @app.command("validate")
 def validate(files: Annotated[list[Path], typer.Argument(help="BPMN files")]) -> None:
     """Check files without deploying: one line per problem (file, element id, what is wrong)."""
-    from engine.procedures.loader import validate_paths
-
     problems = validate_paths(files)
     failing = [p for p in problems if p.severity == "error"]
     for problem in problems:
@@ -47,33 +51,45 @@ def _actor(given: str | None) -> str:
         return f"uid {os.getuid()}"
 
 
-def _scope(agencies: list[str] | None) -> str:
-    from engine.api.scope import check_code
-    from engine.store.catalog import ProcedureCatalog
+def _agency_code(code: str) -> str:
+    problem = check_agency_code(code)
+    if problem is not None:
+        raise ValueError(problem)
+    return code
 
+
+def _scope(agencies: list[str] | None) -> str:
     try:
-        return ProcedureCatalog.scope_of(check_code(code.strip()) for code in agencies or [])
+        return ProcedureCatalog.scope_of(_agency_code(code.strip()) for code in agencies or [])
     except ValueError as err:
         errors.print(str(err))
         raise typer.Exit(1) from None
 
 
+def _bundled_files() -> list[Path]:
+    directory = EngineSettings().procedures_dir
+    found = sorted(directory.glob("*.bpmn")) if directory.is_dir() else []
+    if not found:
+        errors.print(f"{directory}: no BPMN file there (EISO_PROCEDURES_DIR names the directory of --bundled)")
+        raise typer.Exit(1)
+    return found
+
+
 @app.command("deploy")
 def deploy(
-    files: Annotated[list[Path], typer.Argument(help="BPMN files")],
+    files: Annotated[list[Path] | None, typer.Argument(help="BPMN files")] = None,
     agency: Agencies = None,
     actor: Actor = None,
     output: Annotated[Format, typer.Option("--format")] = Format.table,
+    bundled: Annotated[bool, typer.Option("--bundled", help="Also the procedures shipped with eiso "
+                                                            "(EISO_PROCEDURES_DIR overrides their directory)")] = False,
 ) -> None:
     """Store each file as a new version of its procedure for the agencies given (an identical file changes
     nothing). Each new version is written to the audit log with it."""
-    from sqlmodel import Session
-
-    from engine.core.agency import scope_agencies
-    from engine.procedures.loader import ProcedureInvalid, validate_paths
-    from engine.store.audit import CLI_ROLE
-    from engine.store.catalog import Deployment, audit_deployment
-
+    files = [*(files or []), *(_bundled_files() if bundled else [])]
+    if not files:
+        errors.print("no file to deploy: name BPMN files, or --bundled for the procedures shipped with eiso")
+        raise typer.Exit(2)
     scope = _scope(agency)
     who = _actor(actor)
     eiso = get_app()
@@ -85,14 +101,10 @@ def deploy(
         raise typer.Exit(1)
     rows = []
     for path in files:
-        now = eiso.clock.now()
-
-        def audited(session: Session, deployment: Deployment, at: datetime = now) -> None:
-            audit_deployment(session, actor=who, role=CLI_ROLE, at=at, deployment=deployment)
-
-        try:
-            deployment = eiso.catalog.deploy(path.read_bytes(), path.name, now, scope_agencies(scope),
-                                             within=audited)
+        try:  # the new version, audited, then the events parked for its code
+            deployment = procedures.deploy(eiso.catalog, eiso.service, path.read_bytes(), path.name,
+                                           scope_agencies(scope), eiso.clock.now(),
+                                           procedures.Actor(who, CLI_ROLE)).deployment
         except ProcedureInvalid as err:  # validated above; kept for a file changed in between
             for problem in err.problems:
                 print(str(problem))
@@ -103,8 +115,6 @@ def deploy(
             "deployed_at": eiso.calendar.local(deployment.deployed_at).isoformat(),
             "result": "new version" if deployment.created else "unchanged",
         })
-        if deployment.created:
-            eiso.service.retry_parked(deployment.code)
     print_rows(rows, output, ["file", "procedure", "scope", "version", "checksum", "deployed_at", "result"])
 
 
@@ -133,21 +143,12 @@ def list_versions(output: Annotated[Format, typer.Option("--format")] = Format.t
 def retire(code: str, version: int, agency: Agencies = None, actor: Actor = None) -> None:
     """Retire a version (of the deployment for the agencies given; none: every agency): no new case starts on
     it; running cases keep it. The retirement is written to the audit log with it."""
-    from sqlmodel import Session
-
-    from engine.store.audit import CLI_ROLE
-    from engine.store.catalog import Retirement, audit_retirement, version_key
-
     scope = _scope(agency)
     who = _actor(actor)
     key = version_key(code, version, scope)
     eiso = get_app()
-    now = eiso.clock.now()
-
-    def audited(session: Session, retirement: Retirement) -> None:
-        audit_retirement(session, actor=who, role=CLI_ROLE, at=now, retirement=retirement)
-
-    retirement = eiso.catalog.retire(code, version, now, scope, within=audited)
+    retirement = procedures.retire(eiso.catalog, code, version, scope, eiso.clock.now(),
+                                   procedures.Actor(who, CLI_ROLE))
     if retirement is None:
         errors.print(f"procedure {key} not found: no such version for these agencies")
         raise typer.Exit(1)

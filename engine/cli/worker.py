@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import logging
 import signal
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
+from connectors.settings import KafkaSettings
+from engine.bootstrap import App, build
+from engine.cli.logs import configure_logging
 from engine.cli.output import console, errors
+from engine.settings import EngineSettings, Settings
+from monitoring import WorkerMetrics, install
+from monitoring.http import serve
+from monitoring.settings import MonitoringSettings
 
-if TYPE_CHECKING:
-    from engine.bootstrap import App
-    from monitoring.metrics import WorkerMetrics
+# connectors.worker, connectors.publisher and kafka stay function-level imports: kafka-python costs every
+# other `eiso` command a tenth of a second at start, for the two commands that need it.
 
 
 def worker(
@@ -24,13 +29,9 @@ def worker(
         "bound to EISO_METRICS_HOST (127.0.0.1)")] = None,
 ) -> None:
     """Apply the one-stop-shop's case events from Kafka, each exactly once; dead-letter what cannot be read."""
-    from connectors.settings import KafkaSettings
     from connectors.worker import CaseEventWorker
-    from engine.bootstrap import build
-    from engine.settings import EngineSettings, Settings
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    configure_logging(log_level)
     kafka = KafkaSettings()
     settings = Settings(engine=EngineSettings(outbox=True))
     app = build(settings)
@@ -51,10 +52,6 @@ def worker(
 def _serve_metrics(app: App, port: int | None) -> WorkerMetrics | None:
     """Start /metrics when a port is set: this process's counters, the lag, and the database gauges only
     when EISO_METRICS_DATABASE=true (one exporter per deployment, see the README)."""
-    from monitoring import WorkerMetrics, install
-    from monitoring.http import serve
-    from monitoring.settings import MonitoringSettings
-
     settings = MonitoringSettings()
     port = port if port is not None else settings.port
     if port is None:
@@ -76,12 +73,8 @@ def publisher(
     from kafka import KafkaProducer
 
     from connectors.publisher import OutboxPublisher
-    from connectors.settings import KafkaSettings
-    from engine.bootstrap import build
-    from engine.settings import EngineSettings, Settings
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    configure_logging(log_level)
     kafka = KafkaSettings()
     app = build(Settings(engine=EngineSettings(outbox=True)))
     producer = KafkaProducer(**kafka.producer_config())

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -30,6 +31,7 @@ __all__ = [
     "DEFAULT_PERIODS",
     "DEFAULT_WEEKDAYS",
     "MAX_WORKING_SECONDS",
+    "Calendar",
     "CalendarConfigError",
     "CalendarOverrides",
     "WorkingCalendar",
@@ -53,6 +55,22 @@ _ONE_DAY = timedelta(days=1)
 #: more, so that a value that slipped past (a version deployed before the bound) costs milliseconds
 #: and a clear refusal, never seconds of day-by-day walking or an ``OverflowError``.
 MAX_WORKING_SECONDS = 5 * 250 * 8 * 3600
+
+
+class Calendar(Protocol):
+    """What the engine asks of a working-time calendar (``WorkingCalendar`` is the one it runs with)."""
+
+    @property
+    def zone(self) -> ZoneInfo: ...
+    @property
+    def day_seconds(self) -> int: ...
+    def local(self, t: datetime) -> datetime: ...
+    def is_working_day(self, d: date) -> bool: ...
+    def is_working_time(self, t: datetime) -> bool: ...
+    def next_working_instant(self, t: datetime) -> datetime: ...
+    def case_start(self, received: datetime) -> datetime: ...
+    def add(self, start: datetime, seconds: int) -> datetime: ...
+    def between(self, a: datetime, b: datetime) -> int: ...
 
 
 class WorkingTimeOutOfRange(ValueError):

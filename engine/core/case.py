@@ -12,23 +12,11 @@ from typing import Any
 from engine.core.agency import EVERY_AGENCY
 from engine.core.clocks import WorkingClock
 from engine.core.nonconformities import Nonconformity
-
-# Statuses a case can be in; the closed ones end it (contract section 3).
-OPEN = "open"
-SUSPENDED = "suspended"
-AWAITING_SUPPLEMENT = "awaiting_supplement"
-RESOLVED = "resolved"
-RETURNED = "returned"
-WITHDRAWN = "withdrawn"
-REJECTED = "rejected"
-STOPPED = "stopped"
-CLOSED_STATUSES = frozenset({RETURNED, WITHDRAWN, REJECTED, STOPPED})
+from engine.core.states import CaseStatus, StepStatus, Timeliness
 
 # Why the clocks are paused.
 PAUSE_SUPPLEMENT = "supplement"
 PAUSE_SUSPENSION = "suspension"
-
-EARLY, ON_TIME, LATE = "early", "on_time", "late"
 
 
 @dataclass
@@ -45,7 +33,7 @@ class StepRun:
     started_at: datetime | None = None
     completed_at: datetime | None = None
     completed_by: str | None = None
-    timeliness: str | None = None
+    timeliness: Timeliness | None = None
     delay_seconds: int | None = None
     due_at: datetime | None = None
     skipped: bool = False
@@ -54,6 +42,14 @@ class StepRun:
     @property
     def active(self) -> bool:
         return self.completed_at is None and not self.skipped and not self.abandoned
+
+    @property
+    def status(self) -> StepStatus:
+        if self.skipped:
+            return StepStatus.SKIPPED
+        if self.completed_at is not None:
+            return StepStatus.COMPLETED
+        return StepStatus.ABANDONED if self.abandoned else StepStatus.ACTIVE
 
     def current_due(self) -> datetime | None:
         if self.due_at is not None:
@@ -92,7 +88,7 @@ class StepRun:
             started_at=_dt(d.get("started_at")),
             completed_at=_dt(d.get("completed_at")),
             completed_by=d.get("completed_by"),
-            timeliness=d.get("timeliness"),
+            timeliness=_timeliness(d.get("timeliness")),
             delay_seconds=d.get("delay_seconds"),
             due_at=_dt(d.get("due_at")),
             skipped=d.get("skipped", False),
@@ -116,10 +112,10 @@ class Case:
     extended_due_at: datetime | None = None
     extensions: list[tuple[str, datetime]] = field(default_factory=list)
     resolved_at: datetime | None = None
-    timeliness: str | None = None
+    timeliness: Timeliness | None = None
     delay_seconds: int | None = None
     due_at_resolution: datetime | None = None
-    closed_status: str | None = None
+    closed_status: CaseStatus | None = None
     closed_at: datetime | None = None
     data: dict[str, Any] = field(default_factory=dict)
     steps: list[StepRun] = field(default_factory=list)
@@ -129,14 +125,14 @@ class Case:
     procedure_scope: str = EVERY_AGENCY  # the deployment's agencies (engine.core.agency.scope_key)
 
     @property
-    def status(self) -> str:
+    def status(self) -> CaseStatus:
         if self.closed_status is not None:
             return self.closed_status
         if PAUSE_SUPPLEMENT in self.pauses:
-            return AWAITING_SUPPLEMENT
+            return CaseStatus.AWAITING_SUPPLEMENT
         if PAUSE_SUSPENSION in self.pauses:
-            return SUSPENDED
-        return RESOLVED if self.resolved_at is not None else OPEN
+            return CaseStatus.SUSPENDED
+        return CaseStatus.RESOLVED if self.resolved_at is not None else CaseStatus.OPEN
 
     @property
     def closed(self) -> bool:
@@ -183,7 +179,8 @@ class Case:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Case:
-        ncs = [Nonconformity.from_dict(x) for x in d.get("nonconformities", [])]
+        # A record restored from a snapshot written before records named the scope is its case's.
+        ncs = [Nonconformity.from_dict(x, d.get("procedure_scope", EVERY_AGENCY)) for x in d.get("nonconformities", [])]
         return cls(
             case_id=d["case_id"],
             agency=d["agency"],
@@ -199,10 +196,10 @@ class Case:
             extended_due_at=_dt(d.get("extended_due_at")),
             extensions=[(eid, datetime.fromisoformat(at)) for eid, at in d.get("extensions", [])],
             resolved_at=_dt(d.get("resolved_at")),
-            timeliness=d.get("timeliness"),
+            timeliness=_timeliness(d.get("timeliness")),
             delay_seconds=d.get("delay_seconds"),
             due_at_resolution=_dt(d.get("due_at_resolution")),
-            closed_status=d.get("closed_status"),
+            closed_status=None if d.get("closed_status") is None else CaseStatus(d["closed_status"]),
             closed_at=_dt(d.get("closed_at")),
             data=dict(d.get("data") or {}),
             steps=[StepRun.from_dict(x) for x in d.get("steps", [])],
@@ -219,3 +216,7 @@ def _iso(value: datetime | None) -> str | None:
 
 def _dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
+
+
+def _timeliness(value: str | None) -> Timeliness | None:
+    return None if value is None else Timeliness(value)

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Where the engine reads the time: every "now" of the engine comes from one (never ``datetime.now``)."""
+
+    def now(self) -> datetime: ...
 
 
 class SystemClock:

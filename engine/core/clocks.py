@@ -9,15 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-
-class Calendar(Protocol):
-    def add(self, start: datetime, seconds: int) -> datetime: ...
-    def between(self, a: datetime, b: datetime) -> int: ...
-    def next_working_instant(self, t: datetime) -> datetime: ...
-    def case_start(self, received: datetime) -> datetime: ...
-    def local(self, t: datetime) -> datetime: ...
+from engine.core.calendar import Calendar
 
 
 @dataclass

@@ -52,6 +52,8 @@ IDENTIFIER_FIELDS = ("event_id", "type", "case_id", "agency", "procedure", "step
 # What the store's columns hold: a nonconformity's key (400) is the case id, a name and sometimes the
 # event id ("<case_id>:late_supplement_request:<event_id>"), so 200 + 25 + 175.
 MAX_LENGTHS = {"event_id": 175, "case_id": 200, "procedure": 32, "step": 255}
+# How deep an event's JSON may nest; deeper is refused before it is walked any further or stored.
+MAX_NESTING = 32
 
 
 class EventInvalid(ValueError):
@@ -173,10 +175,13 @@ def _text(obj: dict[str, Any], name: str, problems: list[str], required: bool, s
     return value
 
 
-def _unstorable(value: Any, path: str = "event", depth: int = 0) -> str | None:
-    """Text no database can keep (NUL, lone surrogates) or numbers JSON cannot carry (NaN, Infinity)."""
-    if depth > 32:
-        return f"{path} is nested too deeply"
+def unstorable(value: Any, path: str = "event", depth: int = 0) -> str | None:
+    """Why ``value`` cannot be stored as text or JSON on every database, or None: text no database can
+    keep (NUL, lone surrogates), numbers JSON cannot carry (NaN, Infinity), nesting beyond ``MAX_NESTING``.
+
+    The one check for every way in (``parse_event``, and the API before it keeps a refused event's raw form)."""
+    if depth > MAX_NESTING:
+        return f"{path} is nested more than {MAX_NESTING} levels deep"
     if isinstance(value, str):
         if "\x00" in value:
             return f"{path} contains a NUL character"
@@ -189,12 +194,12 @@ def _unstorable(value: Any, path: str = "event", depth: int = 0) -> str | None:
         return f"{path} is not a finite number"
     if isinstance(value, dict):
         for key, item in value.items():
-            problem = _unstorable(key, f"{path} key", depth + 1) or _unstorable(item, f"{path}.{key}", depth + 1)
+            problem = unstorable(key, f"{path} key", depth + 1) or unstorable(item, f"{path}.{key}", depth + 1)
             if problem:
                 return problem
     if isinstance(value, list):
         for index, item in enumerate(value):
-            problem = _unstorable(item, f"{path}[{index}]", depth + 1)
+            problem = unstorable(item, f"{path}[{index}]", depth + 1)
             if problem:
                 return problem
     return None
@@ -210,9 +215,9 @@ def parse_event(obj: Any, *, recorded: bool = False) -> CaseEvent:
     strict = not recorded
     if not isinstance(obj, dict):
         raise EventInvalid([f"an event must be a JSON object, got {type(obj).__name__}"], raw=obj)
-    unstorable = _unstorable(obj)
-    if unstorable:
-        raise EventInvalid([unstorable], event_id=_raw_id(obj) if not _unstorable(obj.get("event_id")) else None,
+    problem = unstorable(obj)
+    if problem:
+        raise EventInvalid([problem], event_id=_raw_id(obj) if not unstorable(obj.get("event_id")) else None,
                            raw=obj)
     problems: list[str] = []
     event_id = _text(obj, "event_id", problems, required=True, strict=strict)

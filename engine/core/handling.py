@@ -7,30 +7,25 @@ lets the store keep an append-only journal and only occasional snapshots.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from engine.core import events as ev
 from engine.core import nonconformities as nc
-from engine.core.case import (
-    EARLY,
-    LATE,
-    ON_TIME,
-    PAUSE_SUPPLEMENT,
-    PAUSE_SUSPENSION,
-    Case,
-    StepRun,
-)
-from engine.core.clocks import Calendar, WorkingClock
+from engine.core.apology import apology_in_time
+from engine.core.calendar import Calendar
+from engine.core.case import PAUSE_SUPPLEMENT, PAUSE_SUSPENSION, Case, StepRun
+from engine.core.clocks import WorkingClock
 from engine.core.events import CaseEvent
 from engine.core.procedure import LoadedProcedure
+from engine.core.states import CaseStatus, NonconformityStatus, Timeliness
 from engine.core.workflow import CaseWorkflow, WorkflowStuck
 
 SUPPLEMENT_WINDOW_DAYS = 3
-CASE_TIMELINESS = "case_timeliness"
-MISSING_APOLOGY = "missing_apology"
-CLOSING = {ev.RETURNED: "returned", ev.WITHDRAWN: "withdrawn", ev.REJECTED: "rejected", ev.STOPPED: "stopped"}
+CLOSING = {ev.RETURNED: CaseStatus.RETURNED, ev.WITHDRAWN: CaseStatus.WITHDRAWN, ev.REJECTED: CaseStatus.REJECTED,
+           ev.STOPPED: CaseStatus.STOPPED}
 
 
 @dataclass(frozen=True)
@@ -39,7 +34,7 @@ class Timing:
 
     step: str | None
     working_seconds: int
-    timeliness: str | None
+    timeliness: Timeliness | None
 
 
 @dataclass
@@ -53,17 +48,17 @@ class Applied:
     timings: list[Timing] = field(default_factory=list)
 
 
-def judge(calendar: Calendar, at: datetime, due: datetime) -> str:
+def judge(calendar: Calendar, at: datetime, due: datetime) -> Timeliness:
     """Late after the due instant; early before its calendar day; on time otherwise."""
     if at > due:
-        return LATE
+        return Timeliness.LATE
     if calendar.local(at).date() < calendar.local(due).date():
-        return EARLY
-    return ON_TIME
+        return Timeliness.EARLY
+    return Timeliness.ON_TIME
 
 
 class CaseHandler:
-    def __init__(self, case: Case, workflow: CaseWorkflow, procedure: LoadedProcedure, calendar: Any):
+    def __init__(self, case: Case, workflow: CaseWorkflow, procedure: LoadedProcedure, calendar: Calendar):
         self.case = case
         self.workflow = workflow
         self.procedure = procedure
@@ -73,7 +68,7 @@ class CaseHandler:
 
     # -- opening -----------------------------------------------------------------------
     @classmethod
-    def receive(cls, event: CaseEvent, procedure: LoadedProcedure, version: int, calendar: Any) -> tuple[
+    def receive(cls, event: CaseEvent, procedure: LoadedProcedure, version: int, calendar: Calendar) -> tuple[
         CaseHandler, Applied
     ]:
         start = calendar.case_start(event.occurred_at)
@@ -97,7 +92,7 @@ class CaseHandler:
         handler = cls(case, CaseWorkflow.start(procedure, case.data), procedure, calendar)
         if event.due_at is not None and clock.due_at is not None and event.due_at > clock.due_at:
             handler._raise(
-                nc.APPOINTMENT_BEYOND_LIMIT, "appointment_beyond_limit", event.occurred_at,
+                nc.APPOINTMENT_BEYOND_LIMIT, handler._key(nc.APPOINTMENT_BEYOND_LIMIT), event.occurred_at,
                 [event.event_id], due=clock.due_at, actual=event.due_at,
                 delay=calendar.between(clock.due_at, event.due_at),
             )
@@ -150,15 +145,14 @@ class CaseHandler:
         case.last_event_at = at
         self._applied.step = event.step
         if case.closed:
-            self._raise(nc.EVENT_AFTER_CLOSE, f"event_after_close:{event.event_id}", at,
+            self._raise(nc.EVENT_AFTER_CLOSE, self._key(nc.EVENT_AFTER_CLOSE, event.event_id), at,
                         [event.event_id], step=event.step, details={"event_type": event.type})
             self._note(f"case {case.case_id} is closed ({case.status}); the event is recorded as a nonconformity")
             return self._take()
         if event.data:
             case.data.update(event.data)
         self.evaluate(at, event.event_id)
-        handler = getattr(self, "_on_" + event.type.replace("case.", "case_").replace(".", "_"))
-        handler(event)
+        EVENT_HANDLERS[event.type](self, event)
         return self._take()
 
     def tick(self, at: datetime) -> Applied:
@@ -172,8 +166,8 @@ class CaseHandler:
         for run in case.active_runs():
             if run.clock is None or not run.clock.overdue_at(at):
                 continue
-            key = self._step_key(run)
-            if self._full(key) not in case.nonconformities:
+            key = nc.step_key(case.case_id, run.seq)
+            if key not in case.nonconformities:
                 due = run.clock.due_at
                 assert due is not None
                 self._raise(nc.STEP_OVERDUE, key, at, _ids(run.activated_by, event_id), step=run.step,
@@ -181,13 +175,13 @@ class CaseHandler:
         if case.resolved_at is None and case.clock.overdue_at(at):
             due = case.clock.due_at
             assert due is not None
-            key = CASE_TIMELINESS
-            if self._full(key) not in case.nonconformities:
+            key = nc.case_key(case.case_id)
+            if key not in case.nonconformities:
                 self._raise(nc.CASE_OVERDUE, key, at, _ids(case.received_event_id, event_id), due=due,
                             delay=self.calendar.between(due, at))
             self._check_apology(at, due, event_id)
 
-    # -- event types -------------------------------------------------------------------
+    # -- event types (dispatched through EVENT_HANDLERS) -----------------------------------
     def _on_case_received(self, event: CaseEvent) -> None:
         self._note(f"case {self.case.case_id} was already received; the repeated receipt changes nothing")
 
@@ -222,7 +216,7 @@ class CaseHandler:
         used = case.clock.consumed_at(self.calendar, at)
         window = SUPPLEMENT_WINDOW_DAYS * self._day()
         if used > window:
-            self._raise(nc.LATE_SUPPLEMENT_REQUEST, f"late_supplement_request:{event.event_id}", at,
+            self._raise(nc.LATE_SUPPLEMENT_REQUEST, self._key(nc.LATE_SUPPLEMENT_REQUEST, event.event_id), at,
                         [case.received_event_id, event.event_id],
                         due=self.calendar.add(case.started_at, window), actual=at, delay=used - window)
         self._pause(PAUSE_SUPPLEMENT, at)
@@ -274,7 +268,7 @@ class CaseHandler:
         if event.due_at is not None:
             case.extended_due_at = event.due_at
         if len(case.extensions) > 1:
-            self._raise(nc.REPEATED_EXTENSION, f"repeated_extension:{event.event_id}", event.occurred_at,
+            self._raise(nc.REPEATED_EXTENSION, self._key(nc.REPEATED_EXTENSION, event.event_id), event.occurred_at,
                         [eid for eid, _ in case.extensions], actual=event.occurred_at,
                         due=case.extended_due_at)
 
@@ -289,11 +283,9 @@ class CaseHandler:
             self._resolve(event.occurred_at, event.event_id)
         self._close(event)
 
-    def _on_case_withdrawn(self, event: CaseEvent) -> None:
+    def _on_case_closed(self, event: CaseEvent) -> None:
+        """Withdrawn, rejected or stopped: the case ends unresolved."""
         self._close(event)
-
-    _on_case_rejected = _on_case_withdrawn
-    _on_case_stopped = _on_case_withdrawn
 
     # -- mechanics ---------------------------------------------------------------------
     def _resolve(self, at: datetime, event_id: str) -> None:
@@ -303,16 +295,16 @@ class CaseHandler:
         case.due_at_resolution = due
         case.resolved_at = at
         case.timeliness = judge(self.calendar, at, due)
-        case.delay_seconds = self.calendar.between(due, at) if case.timeliness == LATE else 0
+        case.delay_seconds = self.calendar.between(due, at) if case.timeliness == Timeliness.LATE else 0
         self._applied.timings.append(Timing(None, case.clock.consumed, case.timeliness))
-        if case.timeliness == LATE:
-            self._make_late(CASE_TIMELINESS, nc.CASE_LATE, at, event_id, due, case.delay_seconds,
+        if case.timeliness == Timeliness.LATE:
+            self._make_late(nc.case_key(case.case_id), nc.CASE_LATE, at, event_id, due, case.delay_seconds,
                             _ids(case.received_event_id, event_id), step=None)
             self._check_apology(at, due, event_id)
         else:
             reason = f"resolved at {at.isoformat()}, within the due {due.isoformat()}"
-            self._retract(CASE_TIMELINESS, reason)
-            self._retract(MISSING_APOLOGY, reason)
+            self._retract(nc.case_key(case.case_id), reason)
+            self._retract(self._key(nc.MISSING_APOLOGY), reason)
         for run in case.active_runs():
             step = self.definition.steps.get(run.step)
             if run.clock is not None and (step is None or step.counted):
@@ -346,23 +338,25 @@ class CaseHandler:
         run.clock.stop(self.calendar, at)
         run.due_at = due
         run.timeliness = judge(self.calendar, at, due)
-        run.delay_seconds = self.calendar.between(due, at) if run.timeliness == LATE else 0
+        run.delay_seconds = self.calendar.between(due, at) if run.timeliness == Timeliness.LATE else 0
         self._applied.timings.append(Timing(run.step, run.clock.consumed, run.timeliness))
-        if run.timeliness == LATE:
-            self._make_late(self._step_key(run), nc.STEP_LATE, at, event_id, due, run.delay_seconds,
+        key = nc.step_key(self.case.case_id, run.seq)
+        if run.timeliness == Timeliness.LATE:
+            self._make_late(key, nc.STEP_LATE, at, event_id, due, run.delay_seconds,
                             _ids(run.activated_by, event_id), step=run.step)
         else:
-            self._retract(self._step_key(run), f"completed at {at.isoformat()}, within the due {due.isoformat()}")
+            self._retract(key, f"completed at {at.isoformat()}, within the due {due.isoformat()}")
 
     def _make_late(self, key: str, late_type: str, at: datetime, event_id: str, due: datetime,
                    delay: int, evidence: list[str], step: str | None) -> None:
-        existing = self.case.nonconformities.get(self._full(key))
+        existing = self.case.nonconformities.get(key)
         if existing is None:
             self._raise(late_type, key, at, evidence, step=step, due=due, actual=at, delay=delay)
             return
         ids = tuple(dict.fromkeys([*existing.event_ids, event_id]))
         self._store(existing.evolve(type=late_type, due_at=due, actual_at=at, delay_seconds=delay, event_ids=ids,
-                                    status=nc.OPEN if existing.status == nc.RETRACTED else existing.status))
+                                    status=NonconformityStatus.OPEN if existing.status == NonconformityStatus.RETRACTED
+                                    else existing.status))
 
     def _retract(self, key: str, reason: str) -> None:
         """An overdue record whose step or case turned out not late after all.
@@ -370,21 +364,21 @@ class CaseHandler:
         The due it was raised against was restarted by a supplement, or the event reporting the
         completion arrived after the watcher had looked. It is kept for the record, marked retracted.
         """
-        existing = self.case.nonconformities.get(self._full(key))
-        if existing is None or existing.status == nc.RETRACTED:
+        existing = self.case.nonconformities.get(key)
+        if existing is None or existing.status == NonconformityStatus.RETRACTED:
             return
         if existing.type not in (nc.STEP_OVERDUE, nc.CASE_OVERDUE, nc.MISSING_APOLOGY):
             return
-        self._store(existing.evolve(status=nc.RETRACTED, details={**existing.details, "retracted": reason}))
+        self._store(existing.evolve(status=NonconformityStatus.RETRACTED,
+                                    details={**existing.details, "retracted": reason}))
 
     def _check_apology(self, at: datetime, due: datetime, event_id: str | None) -> None:
         case = self.case
-        key = MISSING_APOLOGY
-        existing = case.nonconformities.get(self._full(key))
-        if existing is not None and existing.status != nc.RETRACTED:
+        key = self._key(nc.MISSING_APOLOGY)
+        existing = case.nonconformities.get(key)
+        if existing is not None and existing.status != NonconformityStatus.RETRACTED:
             return
-        day = self._day()
-        timely = [eid for eid, t in case.extensions if t <= due and self.calendar.between(t, due) >= day]
+        timely = [eid for eid, t in case.extensions if t <= due and apology_in_time(self.calendar, t, due)]
         if timely:
             return
         late_ext = [(eid, t) for eid, t in case.extensions]
@@ -409,7 +403,7 @@ class CaseHandler:
                 if run.clock is not None:
                     run.due_at = run.clock.projected_due(self.calendar, at)
                     run.clock.stop(self.calendar, at)
-                self._raise(nc.STEP_SKIPPED, f"step_skipped:{run.seq}", at, [event.event_id], step=run.step,
+                self._raise(nc.STEP_SKIPPED, self._key(nc.STEP_SKIPPED, run.seq), at, [event.event_id], step=run.step,
                             due=run.due_at, details={"completed_step": event.step})
                 try:
                     self.workflow.complete(run.task_id, self.case.data)
@@ -439,32 +433,29 @@ class CaseHandler:
         assert event.step is not None
         if event.step in self.definition.steps:
             return False
-        self._raise(nc.UNKNOWN_STEP, f"unknown_step:{event.event_id}", event.occurred_at, [event.event_id],
+        self._raise(nc.UNKNOWN_STEP, self._key(nc.UNKNOWN_STEP, event.event_id), event.occurred_at, [event.event_id],
                     step=event.step, details={"event_type": event.type})
         return True
 
     def _active_run(self, step_id: str) -> StepRun | None:
         return next((r for r in self.case.active_runs() if r.step == step_id), None)
 
-    def _step_key(self, run: StepRun) -> str:
-        return f"step_timeliness:{run.seq}"
+    def _key(self, *parts: str | int) -> str:
+        return nc.record_key(self.case.case_id, *parts)
 
     def _day(self) -> int:
-        return int(getattr(self.calendar, "day_seconds", 8 * 3600))
+        return self.calendar.day_seconds
 
     def _raise(self, kind: str, key: str, at: datetime, event_ids: list[str], *, step: str | None = None,
                due: datetime | None = None, actual: datetime | None = None, delay: int | None = None,
                details: dict[str, Any] | None = None) -> None:
         case = self.case
         self._store(nc.Nonconformity(
-            key=self._full(key), type=kind, case_id=case.case_id, agency=case.agency,
+            key=key, type=kind, case_id=case.case_id, agency=case.agency,
             procedure=case.procedure, procedure_version=case.procedure_version, step=step, due_at=due,
             actual_at=actual, delay_seconds=delay, detected_at=at, event_ids=tuple(dict.fromkeys(event_ids)),
-            details=details or {},
+            details=details or {}, procedure_scope=case.procedure_scope,
         ))
-
-    def _full(self, key: str) -> str:
-        return f"{self.case.case_id}:{key}"
 
     def _store(self, record: nc.Nonconformity) -> None:
         self.case.nonconformities[record.key] = record
@@ -480,3 +471,22 @@ class CaseHandler:
 
 def _ids(*ids: str | None) -> list[str]:
     return [i for i in ids if i]
+
+
+# Every event type of the contract (``engine.core.events.EVENT_TYPES``) and the rule that applies it;
+# tests/unit/test_handler_table.py checks that none is missing.
+EVENT_HANDLERS: dict[str, Callable[[CaseHandler, CaseEvent], None]] = {
+    ev.CASE_RECEIVED: CaseHandler._on_case_received,
+    ev.STEP_STARTED: CaseHandler._on_step_started,
+    ev.STEP_COMPLETED: CaseHandler._on_step_completed,
+    ev.SUPPLEMENT_REQUESTED: CaseHandler._on_case_supplement_requested,
+    ev.SUPPLEMENT_RECEIVED: CaseHandler._on_case_supplement_received,
+    ev.SUSPENDED: CaseHandler._on_case_suspended,
+    ev.RESUMED: CaseHandler._on_case_resumed,
+    ev.EXTENDED: CaseHandler._on_case_extended,
+    ev.RESULT_READY: CaseHandler._on_case_result_ready,
+    ev.RETURNED: CaseHandler._on_case_returned,
+    ev.WITHDRAWN: CaseHandler._on_case_closed,
+    ev.REJECTED: CaseHandler._on_case_closed,
+    ev.STOPPED: CaseHandler._on_case_closed,
+}

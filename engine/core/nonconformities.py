@@ -11,6 +11,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from engine.core.agency import EVERY_AGENCY
+from engine.core.states import NonconformityStatus
+
 STEP_OVERDUE = "step_overdue"
 STEP_LATE = "step_late"
 CASE_OVERDUE = "case_overdue"
@@ -29,10 +32,10 @@ NONCONFORMITY_TYPES: tuple[str, ...] = (
     APPOINTMENT_BEYOND_LIMIT,
 )
 
-# Corrective-action status of a fresh record (ISO 9001 clause 10.2 starts here).
-OPEN = "open"
-# Set by the engine on an overdue record whose step or case turned out not late after all.
-RETRACTED = "retracted"
+# The names a record's key is built from (after the case id): one record per fact, so re-processing
+# the same events finds the same key. An overdue step or case and its late completion share a key.
+CASE_TIMELINESS = "case_timeliness"
+STEP_TIMELINESS = "step_timeliness"
 
 LABELS_VI: dict[str, str] = {
     STEP_OVERDUE: "Bước đang quá hạn",
@@ -62,6 +65,21 @@ LABELS_EN: dict[str, str] = {
 }
 
 
+def record_key(case_id: str, *parts: str | int) -> str:
+    """A record's key: the case id, then what names the fact, e.g. ``C-1:step_timeliness:1``."""
+    return ":".join([case_id, *map(str, parts)])
+
+
+def step_key(case_id: str, seq: int) -> str:
+    """The key of the overdue (then late) record of activation ``seq`` of a step."""
+    return record_key(case_id, STEP_TIMELINESS, seq)
+
+
+def case_key(case_id: str) -> str:
+    """The key of the case's overdue (then late) record."""
+    return record_key(case_id, CASE_TIMELINESS)
+
+
 @dataclass(frozen=True)
 class Nonconformity:
     key: str
@@ -76,8 +94,11 @@ class Nonconformity:
     delay_seconds: int | None
     detected_at: datetime
     event_ids: tuple[str, ...]
-    status: str = OPEN
+    status: NonconformityStatus = NonconformityStatus.OPEN
     details: dict[str, Any] = field(default_factory=dict)
+    # The agencies of the deployment the case follows (engine.core.agency.scope_key): versions are
+    # numbered per code and scope, so the version alone does not say which procedure was broken.
+    procedure_scope: str = EVERY_AGENCY
 
     @property
     def delay_working_hours(self) -> float | None:
@@ -94,6 +115,7 @@ class Nonconformity:
             "agency": self.agency,
             "procedure": self.procedure,
             "procedure_version": self.procedure_version,
+            "procedure_scope": self.procedure_scope,
             "step": self.step,
             "due_at": _iso(self.due_at),
             "actual_at": _iso(self.actual_at),
@@ -105,7 +127,8 @@ class Nonconformity:
         }
 
     @classmethod
-    def from_dict(cls, dct: dict[str, Any]) -> Nonconformity:
+    def from_dict(cls, dct: dict[str, Any], procedure_scope: str = EVERY_AGENCY) -> Nonconformity:
+        """``procedure_scope``: the scope of a record written before records named it (its case's)."""
         return cls(
             key=dct["key"],
             type=dct["type"],
@@ -119,8 +142,9 @@ class Nonconformity:
             delay_seconds=dct.get("delay_seconds"),
             detected_at=_dt(dct["detected_at"]),  # type: ignore[arg-type]
             event_ids=tuple(dct.get("event_ids", ())),
-            status=dct.get("status", OPEN),
+            status=NonconformityStatus(dct.get("status", NonconformityStatus.OPEN)),
             details=dict(dct.get("details") or {}),
+            procedure_scope=dct.get("procedure_scope", procedure_scope),
         )
 
 

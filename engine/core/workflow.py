@@ -7,6 +7,7 @@ evaluated by the safe expression language, never by Python.
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from typing import Any
 from uuid import UUID
@@ -15,13 +16,13 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.core.procedure import LoadedProcedure
-from engine.procedures.script_engine import SafeScriptEngine
+from engine.core.script_engine import SafeScriptEngine
 
-SERIALIZER_VERSION = BpmnWorkflowSerializer.VERSION if hasattr(BpmnWorkflowSerializer, "VERSION") else "1.5"
 _SCRIPT_ENGINE = SafeScriptEngine()
 
 
@@ -29,11 +30,15 @@ class WorkflowStuck(Exception):
     """The workflow could not move on (e.g. no gateway condition matched the case data)."""
 
 
+class SnapshotVersionError(Exception):
+    """A case snapshot was written by a SpiffWorkflow serializer version the installed one cannot read."""
+
+
 class _SpecFreeWorkflowConverter(BpmnWorkflowConverter):
     """Leaves the process spec out of each case snapshot: it belongs to the procedure version."""
 
     def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
-        dct = WorkflowConverter.to_dict(self, workflow)
+        dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
@@ -56,6 +61,10 @@ def _make_serializer() -> BpmnWorkflowSerializer:
 
 
 _SERIALIZER = _make_serializer()
+# ``VERSION`` is set on the serializer instance (SpiffWorkflow 3.1.x writes "1.4", 3.2.0 "1.5"), so it is read
+# from the instance that writes the snapshots: never a literal, which would outlive an upgrade.
+SERIALIZER_VERSION: str = _SERIALIZER.VERSION
+VERSION_KEY: str = _SERIALIZER.VERSION_KEY
 
 
 class CaseWorkflow:
@@ -136,15 +145,51 @@ class CaseWorkflow:
     # -- snapshots -----------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         dct: dict[str, Any] = _SERIALIZER.to_dict(self.workflow)
-        dct["serializer_version"] = SERIALIZER_VERSION
+        dct[VERSION_KEY] = SERIALIZER_VERSION
         return dct
 
     @classmethod
     def restore(cls, procedure: LoadedProcedure, snapshot: dict[str, Any]) -> CaseWorkflow:
-        dct = dict(snapshot)
-        dct.pop("serializer_version", None)
-        workflow = _SERIALIZER.from_dict(dct, procedure=procedure)
+        """The case's workflow from a snapshot, migrated first when an older SpiffWorkflow wrote it."""
+        workflow = _SERIALIZER.from_dict(_current_format(procedure, snapshot), procedure=procedure)
         return cls(procedure, workflow)
+
+
+def _current_format(procedure: LoadedProcedure, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """``snapshot`` in the installed serializer's format, through SpiffWorkflow's own ``migrate()``.
+
+    SpiffWorkflow's ``migrate()`` passes a version it has no migration for through untouched, and its
+    migrations index the process spec, which a case snapshot leaves out (it belongs to the procedure
+    version): so the version is checked here first, and the procedure's spec, serialized by the
+    installed SpiffWorkflow, is lent to the migration and dropped again. A snapshot labelled "1.5"
+    before versions were read from the serializer came from 3.1.x (really "1.4") or 3.2.0 ("1.5");
+    the one migration between them rewrites event-based gateways' specs only, which eiso refuses
+    and never stores, so reading either as "1.5" is exact.
+    """
+    version = snapshot.get(VERSION_KEY)
+    if version == SERIALIZER_VERSION:
+        dct = dict(snapshot)
+        del dct[VERSION_KEY]
+        return dct
+    if version is None:
+        raise SnapshotVersionError(f"case snapshot carries no SpiffWorkflow serializer version ({VERSION_KEY!r})")
+    if version not in MIGRATIONS:
+        readable = ", ".join([*sorted(MIGRATIONS), SERIALIZER_VERSION])
+        raise SnapshotVersionError(
+            f"case snapshot written by SpiffWorkflow serializer version {version!r}; the installed "
+            f"SpiffWorkflow reads versions {readable}: it needs the SpiffWorkflow release that wrote it, "
+            "or a later one that migrates it")
+    dct = copy.deepcopy(snapshot)  # the migrations edit in place; the caller's copy stays as it was read
+    dct["spec"] = _SERIALIZER.to_dict(procedure.spec)
+    dct["subprocess_specs"] = {name: _SERIALIZER.to_dict(spec) for name, spec in procedure.subprocess_specs.items()}
+    try:
+        _SERIALIZER.migrate(dct)
+    except Exception as err:  # a SpiffWorkflow migration's own fault: say which snapshot version it could not read
+        raise SnapshotVersionError(
+            f"case snapshot of SpiffWorkflow serializer version {version!r} could not be migrated to "
+            f"{SERIALIZER_VERSION}: {type(err).__name__}: {err}") from err
+    del dct["spec"], dct["subprocess_specs"]
+    return dct
 
 
 def _reachable(graph: dict[str, tuple[str, ...]], start: str) -> set[str]:

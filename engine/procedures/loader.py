@@ -24,7 +24,7 @@ from engine.procedures.spiff import build_specs
 from engine.procedures.structure import check_structure
 from engine.procedures.xml import MAX_NODES, MAX_SOURCE_BYTES, UnsafeXmlError, parse_xml
 
-__all__ = ["Problem", "ProcedureInvalid", "load_procedure", "validate_paths", "validate_source"]
+__all__ = ["MAX_NODES", "Problem", "ProcedureInvalid", "load_procedure", "validate_paths", "validate_source"]
 
 
 def load_procedure(source: bytes, filename: str, *, deployed: bool = False) -> LoadedProcedure:

@@ -15,10 +15,12 @@ from sqlalchemy import Connection, Table, bindparam, func, select, union_all
 from sqlalchemy import case as sql_case
 from sqlalchemy.dialects import postgresql, sqlite
 
+from engine.core.calendar import Calendar
 from engine.core.case import Case, StepRun
 from engine.core.events import EventInvalid, parse_event
 from engine.core.handling import CaseHandler
-from engine.core.nonconformities import RETRACTED
+from engine.core.nonconformities import case_key, step_key
+from engine.core.states import NonconformityStatus
 from engine.core.workflow import SERIALIZER_VERSION, CaseWorkflow
 from engine.store.catalog import ProcedureCatalog
 from engine.store.tables import CaseRow, CaseSnapshot, CaseStepRow, JournalEntry, NonconformityRow, ParkedEvent
@@ -104,8 +106,8 @@ class UpsertSpec:
         values: dict[str, Any] = {name: statement.excluded[name] for name in self.fields}
         if self.retractable:  # the engine may retract or reopen a record; any other status is the secretaries'
             values["status"] = sql_case(
-                (statement.excluded.status == RETRACTED, RETRACTED),
-                (table.c.status == RETRACTED, statement.excluded.status),
+                (statement.excluded.status == NonconformityStatus.RETRACTED, NonconformityStatus.RETRACTED),
+                (table.c.status == NonconformityStatus.RETRACTED, statement.excluded.status),
                 else_=table.c.status,
             )
         return values
@@ -168,7 +170,7 @@ def recorded_fingerprint(conn: Connection, event_id: str, include_parked: bool =
     return None if row is None else Recorded(payload_fingerprint(row[0]))
 
 
-def load_case(conn: Connection, case_id: str, catalog: ProcedureCatalog, calendar: Any) -> LiveCase | None:
+def load_case(conn: Connection, case_id: str, catalog: ProcedureCatalog, calendar: Calendar) -> LiveCase | None:
     """Rebuild a case from its latest snapshot plus the journal rows written after it."""
     row = conn.execute(_CASE_ROW, {"case_id": case_id}).first()
     if row is None:
@@ -176,10 +178,10 @@ def load_case(conn: Connection, case_id: str, catalog: ProcedureCatalog, calenda
     snapshot = conn.execute(_SNAPSHOT, {"case_id": case_id}).first()
     after = snapshot.journal_seq if snapshot is not None else 0
     entries = conn.execute(_JOURNAL_AFTER, {"case_id": case_id, "after": after}).all()
-    return _rebuild(case_id, row, snapshot, entries, catalog, calendar)
+    return rebuild(case_id, row, snapshot, entries, catalog, calendar)
 
 
-def load_cases(conn: Connection, case_ids: list[str], catalog: ProcedureCatalog, calendar: Any
+def load_cases(conn: Connection, case_ids: list[str], catalog: ProcedureCatalog, calendar: Calendar
                ) -> dict[str, LiveCase]:
     """Many cases at once (a batch's cache misses): three queries per chunk, not three per case.
 
@@ -197,13 +199,14 @@ def load_cases(conn: Connection, case_ids: list[str], catalog: ProcedureCatalog,
         for entry in conn.execute(_JOURNAL_AFTER_SNAPSHOTS, {"ids": present}):
             entries[entry.case_id].append(entry)
         for case_id in present:
-            found[case_id] = _rebuild(case_id, rows[case_id], snapshots.get(case_id), entries[case_id], catalog,
+            found[case_id] = rebuild(case_id, rows[case_id], snapshots.get(case_id), entries[case_id], catalog,
                                       calendar)
     return found
 
 
-def _rebuild(case_id: str, row: Any, snapshot: Any, entries: Sequence[Any], catalog: ProcedureCatalog,
-             calendar: Any) -> LiveCase:
+def rebuild(case_id: str, row: Any, snapshot: Any, entries: Sequence[Any], catalog: ProcedureCatalog,
+             calendar: Calendar) -> LiveCase:
+    """A case from its row, its snapshot (or None) and the journal entries after it (any store's rows)."""
     procedure = catalog.get(row.procedure, row.procedure_version, row.procedure_scope)
     handler: CaseHandler | None = None
     if snapshot is not None:
@@ -231,7 +234,6 @@ def snapshot_row(live: LiveCase, now: datetime) -> dict[str, Any]:
 
 
 def case_values(case: Case) -> dict[str, Any]:
-    overdue_key = f"{case.case_id}:case_timeliness"
     return {
         "agency": case.agency,
         "procedure": case.procedure,
@@ -242,7 +244,7 @@ def case_values(case: Case) -> dict[str, Any]:
         "started_at": case.started_at,
         "due_at": case.due_at,
         "clock_running": case.clock.running and case.resolved_at is None,
-        "overdue_flagged": overdue_key in case.nonconformities,
+        "overdue_flagged": case_key(case.case_id) in case.nonconformities,
         "promised_at": case.promised_at,
         "extended_due_at": case.extended_due_at,
         "resolved_at": case.resolved_at,
@@ -261,7 +263,7 @@ def _step_tuple(case: Case, run: StepRun) -> tuple[Any, ...]:
 
 
 def _step_flagged(case: Case, run: StepRun) -> bool:
-    return f"{case.case_id}:step_timeliness:{run.seq}" in case.nonconformities
+    return step_key(case.case_id, run.seq) in case.nonconformities
 
 
 def step_rows(live: LiveCase) -> list[dict[str, Any]]:
@@ -274,11 +276,9 @@ def step_rows(live: LiveCase) -> list[dict[str, Any]]:
         if live.written_steps.get(run.seq) == current:
             continue
         step = definition.steps.get(run.step)
-        status = ("skipped" if run.skipped else "completed" if run.completed_at else
-                  "abandoned" if run.abandoned else "active")
         rows.append({
             "case_id": case.case_id, "seq": run.seq, "step": run.step, "unit": step.unit if step else None,
-            "agency": case.agency, "procedure": case.procedure, "status": status,
+            "agency": case.agency, "procedure": case.procedure, "status": run.status,
             "activated_at": run.activated_at, "started_at": run.started_at, "due_at": run.current_due(),
             "completed_at": run.completed_at, "timeliness": run.timeliness, "delay_seconds": run.delay_seconds,
             "running": bool(run.clock and run.clock.running and run.active),

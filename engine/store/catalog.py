@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from threading import Lock
-from typing import Any
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select, update
+from sqlmodel.sql.expression import SelectOfScalar
 
 from engine.core.agency import EVERY_AGENCY, MAX_SCOPE_AGENCIES, followed, scope_agencies, scope_key
 from engine.core.procedure import LoadedProcedure
@@ -226,7 +226,7 @@ class ProcedureCatalog:
             return int(session.exec(select(func.count()).select_from(ProcedureVersion)).one())
 
 
-def _one(code: str, version: int, scope: str) -> Any:
+def _one(code: str, version: int, scope: str) -> SelectOfScalar[ProcedureVersion]:
     return select(ProcedureVersion).where(ProcedureVersion.code == code, ProcedureVersion.scope == scope,
                                           ProcedureVersion.version == version)
 

@@ -8,13 +8,15 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from engine.core.calendar import Calendar
+from engine.core.states import NonconformityStatus
 from engine.store.tables import CaseRow, CaseStepRow, NonconformityRow, ParkedEvent, RefusedEvent
 
 
 class Presenter:
     """Times in the calendar's zone as RFC 3339; delays in working hours."""
 
-    def __init__(self, calendar: Any):
+    def __init__(self, calendar: Calendar):
         self.calendar = calendar
 
     def time(self, value: datetime | None) -> str | None:
@@ -80,7 +82,7 @@ def nonconformity_list(engine: Engine, presenter: Presenter, *, type_: str | Non
     """Nonconformities, oldest first; retracted ones only when asked for (by status or flag)."""
     query = select(NonconformityRow)
     if status is None and not include_retracted:
-        query = query.where(col(NonconformityRow.status) != "retracted")
+        query = query.where(col(NonconformityRow.status) != NonconformityStatus.RETRACTED)
     for column, value in ((NonconformityRow.type, type_), (NonconformityRow.case_id, case_id),
                           (NonconformityRow.agency, agency), (NonconformityRow.procedure, procedure),
                           (NonconformityRow.status, status)):
@@ -109,6 +111,7 @@ def nonconformity_dict(r: Any, p: Presenter) -> dict[str, Any]:
         "detected_at": p.time(r.detected_at),
         "event_ids": list(r.event_ids),
         "status": r.status,
+        "procedure_scope": r.procedure_scope,  # added after the contract's keys, which keep their order
     }
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, TypeDec
 from sqlmodel import Field, SQLModel
 
 from engine.core.agency import EVERY_AGENCY, MAX_SCOPE_AGENCIES
+from engine.core.states import NonconformityStatus
 
 # A scope key: at most MAX_SCOPE_AGENCIES agency codes of at most 100 characters, comma-separated.
 SCOPE_LENGTH = MAX_SCOPE_AGENCIES * 101  # 2020, as migration 0007 wrote it
@@ -170,6 +171,8 @@ class NonconformityRow(SQLModel, table=True):
     agency: str = Field(index=True, max_length=100)
     procedure: str = Field(index=True, max_length=32)
     procedure_version: int
+    procedure_scope: str = Field(default=EVERY_AGENCY, max_length=SCOPE_LENGTH,  # the case's (migration 0010)
+                                 sa_column_kwargs={"server_default": EVERY_AGENCY})
     step: str | None = Field(default=None, max_length=255)
     due_at: datetime | None = _ts()
     actual_at: datetime | None = _ts()
@@ -177,7 +180,7 @@ class NonconformityRow(SQLModel, table=True):
     detected_at: datetime = _ts(nullable=False, index=True)
     event_ids: list[str] = Field(sa_column=Column(JSON, nullable=False))
     details: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="open", max_length=32, index=True)
+    status: str = Field(default=NonconformityStatus.OPEN, max_length=32, index=True)
     updated_at: datetime = _ts(nullable=False)
 
 

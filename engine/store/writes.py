@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, delete, select
 
+from engine.core.calendar import Calendar
 from engine.core.nonconformities import Nonconformity
 from engine.store.bulk import CopyWriter, next_sequence_values
 from engine.store.cases import (
@@ -70,7 +71,7 @@ class Writes:
         self.prefetched_seen = found
 
     def prefetch_cases(self, conn: Connection, case_ids: list[str], receipts: list[str], catalog: Any,
-                       calendar: Any) -> None:
+                       calendar: Calendar) -> None:
         """The batch's cases not in memory, loaded together, and which received cases have parked events."""
         found = load_cases(conn, case_ids, catalog, calendar)
         self.prefetched_cases = {case_id: found.get(case_id) for case_id in case_ids}
@@ -133,11 +134,14 @@ class Writes:
             live.since_snapshot = 0
 
     def nonconformity_records(self, records: list[Nonconformity], with_messages: bool) -> None:
+        # procedure_scope is written with a new record only (not among the upsert's fields): a record's scope is its
+        # case's, fixed at receipt, and the row of a record raised before 0010 already has it from the migration.
         for r in records:
             self.nonconformities[r.key] = {
                 "key": r.key, "type": r.type, "case_id": r.case_id, "agency": r.agency, "procedure": r.procedure,
-                "procedure_version": r.procedure_version, "step": r.step, "due_at": r.due_at,
-                "actual_at": r.actual_at, "delay_seconds": r.delay_seconds, "detected_at": r.detected_at,
+                "procedure_version": r.procedure_version, "procedure_scope": r.procedure_scope, "step": r.step,
+                "due_at": r.due_at, "actual_at": r.actual_at, "delay_seconds": r.delay_seconds,
+                "detected_at": r.detected_at,
                 "event_ids": list(r.event_ids), "details": r.details, "status": r.status, "updated_at": self.now,
             }
             if with_messages:

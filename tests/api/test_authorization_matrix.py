@@ -127,6 +127,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/reports/bottlenecks"): Entry(READERS, get(lambda own: f"/reports/bottlenecks{REPORT}"), "list"),
     ("GET", "/reports/nonconformities"): Entry(READERS, get(lambda own: f"/reports/nonconformities{REPORT}"), "list"),
     ("GET", "/reports/circular-01"): Entry(READERS, get(lambda own: f"/reports/circular-01{REPORT}"), "list"),
+    ("GET", "/reports/steps"): Entry(  # a version of scoped_versions(): another agency's answers 404
+        READERS, get(lambda own: f"/reports/steps{REPORT}&procedure=9.000002&version=1&scope={agency(own)}"), "item"),
     ("POST", "/events"): Entry({A, CONN}, post(lambda own: "/events", ingest_body), "ingest"),
 }
 

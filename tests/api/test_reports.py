@@ -11,6 +11,8 @@ import pytest
 from openpyxl import load_workbook
 
 from engine.api.roles import Role
+from engine.reporting.formats import Language
+from engine.reporting.labels import LABELS
 from engine.reports import HEADINGS, Period, build_report
 from tests.api.support import OTHER_AGENCY, OWN_AGENCY, OWN_CASE, World, event, nc_key
 
@@ -99,7 +101,8 @@ def test_csv_has_the_headings_of_the_language(shared_world: World, lang: str) ->
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.text)))
     assert rows[0][1:4] == [HEADINGS[lang]["agency"], HEADINGS[lang]["procedure"], HEADINGS[lang]["received"]]
-    assert [r[1] for r in rows[1:]] == [OTHER_AGENCY, OWN_AGENCY]
+    assert [r[1] for r in rows[1:-1]] == [OTHER_AGENCY, OWN_AGENCY]  # then the month's totals row (issue 11)
+    assert rows[-1][1:3] == [LABELS[Language(lang)].words["total"], ""]
     steps = report(shared_world, "bottlenecks", format="csv", lang=lang, section="steps").text
     assert HEADINGS[lang]["median_hours"] in steps.splitlines()[0]
 
@@ -141,3 +144,37 @@ def test_outside_text_never_becomes_a_spreadsheet_formula(world: World) -> None:
     cells = [row[0] for row in book["dossiers"].iter_rows(min_row=2)]
     (cell,) = [c for c in cells if str(c.value).startswith("=")]
     assert cell.data_type == "s"
+
+
+@pytest.mark.parametrize(("lang", "rate", "no", "total"), [("vi", "66,7%", "không", "Tổng cộng"),
+                                                            ("en", "66.7%", "no", "Total")])
+def test_csv_rates_are_percentages_in_the_language_with_a_totals_row(world: World, lang: str, rate: str, no: str,
+                                                                     total: str) -> None:
+    """Issue 11: the CSV said 0.6667 and True; a totals row comes from the summed counts, not an average."""
+    resolve_some(world)
+    rows = list(csv.reader(io.StringIO(report(world, "attainment", format="csv", lang=lang).text)))
+    other, own, totals = rows[1:]
+    assert own[1] == OWN_AGENCY and own[-2:] == [rate, no]
+    assert other[-2:] == (["0,0%", no] if lang == "vi" else ["0.0%", no])
+    assert totals[:3] == ["2026-03", total, ""] and totals[3:9] == ["4", "3", "1", "1", "1", "1"]
+    assert totals[-2:] == (["50,0%", no] if lang == "vi" else ["50.0%", no])  # 2 of 4, never (0 + 66.7) / 2
+    assert report(world, "attainment", lang=lang).json()["rows"][1]["on_time_rate"] == 0.6667  # JSON: the ratio
+
+
+def test_xlsx_rates_are_percent_cells_and_words_are_vietnamese(world: World) -> None:
+    resolve_some(world)
+    book = load_workbook(io.BytesIO(report(world, "attainment", format="xlsx").content))
+    sheet = book["attainment"]
+    own = [c for c in sheet[3]]
+    assert own[1].value == OWN_AGENCY
+    assert (own[9].value, own[9].number_format, own[10].value) == (0.667, "0.0%", "không")
+    last = [c.value for c in sheet[sheet.max_row]]
+    assert last[:3] == ["2026-03", "Tổng cộng", None] and last[9:] == [0.5, "không"]
+    dossiers = load_workbook(io.BytesIO(report(world, "circular-01", format="xlsx").content))["dossiers"]
+    assert {row[4] for row in dossiers.iter_rows(min_row=2, values_only=True)} == {"Trước hạn", "Đúng hạn", "Quá hạn"}
+
+
+def test_vietnamese_pareto_csv_names_types_in_words_beside_their_codes(world: World) -> None:
+    rows = list(csv.reader(io.StringIO(report(world, "nonconformities", format="csv").text)))
+    assert rows[0] == ["Mã loại", "Tên", "Số lượng", "Tỷ lệ", "Tỷ lệ cộng dồn"]  # not "Nguyên nhân" (root cause)
+    assert rows[1][1:] == ["Bước xử lý trễ hạn", "2", "100,0%", "100,0%"]

@@ -16,6 +16,7 @@ from tests.unit.engine_harness import at
 
 NC_KEYS = ["type", "case_id", "agency", "procedure", "procedure_version", "step", "due_at", "actual_at",
            "delay_working_hours", "detected_at", "event_ids", "status"]
+ADDED_NC_KEYS = ["procedure_scope"]  # keys added after the contract's (section 5: compatible), in this order
 CASE_KEYS = {"case_id", "agency", "procedure", "procedure_version", "status", "started_at", "due_at", "resolved_at",
              "timeliness", "delay_working_hours", "steps"}
 STEP_KEYS = {"step", "activated_at", "due_at", "completed_at", "timeliness", "delay_working_hours"}
@@ -61,7 +62,7 @@ def test_ingest_twice_gives_exactly_the_contract_nonconformities(tmp_path: Path)
     again = eiso(tmp_path, "ingest", "-", stdin="\n".join(TET_CASE) + "\n")
     assert again.returncode == 0
     ncs = json.loads(eiso(tmp_path, "nc", "list", "--format", "json").stdout)
-    assert all(list(n) == NC_KEYS for n in ncs)
+    assert all(list(n) == NC_KEYS + ADDED_NC_KEYS for n in ncs)
     summary = sorted((n["type"], n["step"], n["delay_working_hours"]) for n in ncs)
     assert summary == [("case_late", None, 5.5), ("missing_apology", None, None),
                        ("step_late", "appraise", 7.0), ("step_late", "consult", 7.0)]

@@ -86,9 +86,7 @@ def test_undeployed_procedure_is_parked_until_deployed(app: App) -> None:
 
 def test_parked_events_are_retried_a_page_at_a_time(app: App, monkeypatch: Any) -> None:
     """Pages of two: a case's steps parked before its receipt (a later page) are still all applied."""
-    import engine.service
-
-    monkeypatch.setattr(engine.service, "PARKED_PAGE", 2)
+    monkeypatch.setattr(app.service, "parked_page", 2)
     events = []
     for n in range(3):
         case = f"C-{n}"

@@ -1,6 +1,6 @@
 """Every dashboard query against the real thing, laid out as docker-compose deploys it.
 
-`eiso simulate` traffic is produced to a real Kafka (keyed by case id, `monitoring.feed`) week by week, the
+`eiso simulate` traffic is produced to a real Kafka (keyed by case id, `tools.feed`) week by week, the
 real worker applies it to a real PostgreSQL and the deadline watcher runs, the clock following the month.
 Processes as in docker-compose: the worker serves its own counters (job eiso-worker) and two exporters
 serve the database gauges (job eiso-metrics, twice, to prove that a second exporter changes nothing). A
@@ -40,13 +40,13 @@ from engine.bootstrap import App
 from engine.core.clock import ManualClock
 from monitoring import WorkerMetrics, install
 from monitoring.collector import DatabaseCollector
-from monitoring.dashboards import DASHBOARDS
-from monitoring.feed import feed
 from monitoring.http import serve
-from monitoring.render import grafana_variables, substitute
 from tests.conftest import fresh_postgres_database, postgres_url
 from tests.integration.kafka_support import create_topics, kafka_settings, unique_prefix
 from tests.monitoring.support import NOW, make_app, required_binary, simulate
+from tools.dashboards import DASHBOARDS
+from tools.feed import feed
+from tools.render import grafana_variables, substitute
 
 MONITORING = Path(__file__).resolve().parents[2] / "monitoring"
 RULES = MONITORING / "prometheus" / "alerts.yml"
@@ -334,10 +334,10 @@ def test_the_reporting_role_reads_only_the_views_and_writes_nothing(stack: Stack
 def test_every_panel_is_plotted(stack: Stack, tmp_path: Path) -> None:
     """monitoring.render on this stack: one PNG per dashboard (docs/dashboards/ through scripts/render-dashboards)."""
     pytest.importorskip("matplotlib", reason="pip install -e '.[docs]'")
-    from monitoring.render import Prometheus, render_all, sql_runner
+    from tools.render import Prometheus, render_all, sql_runner
 
     out = Path(os.environ.get("EISO_RENDER_DASHBOARDS") or tmp_path)
-    subtitle = ("Panel data plotted by monitoring/render.py (not Grafana): a simulated month (300 cases, "
+    subtitle = ("Panel data plotted by tools/render.py (not Grafana): a simulated month (300 cases, "
                 "`eiso simulate --seed 7 --month 2026-03`) replayed week by week through Kafka, the worker and "
                 "PostgreSQL, scraped by a real Prometheus; the clock ends on " + NOW.strftime("%Y-%m-%d %H:%M") +
                 " (Vietnam) for the gauges, while the SQL views' lists judge lateness by the database's clock (the day "

@@ -80,6 +80,7 @@ def test_open_work_comes_from_the_database(fed: tuple[App, CollectorRegistry, li
     assert samples["eiso_database_up"] == [({}, 1.0)]
     assert any(labels["kind"] == "case" and v > 0 for labels, v in samples["eiso_deadlines_missed_total"])
     assert {labels["procedure"] for labels, _ in samples["eiso_step_allowance_working_hours"]}
+    assert {labels["scope"] for labels, _ in samples["eiso_step_allowance_working_hours"]} == {"*"}
 
 
 def test_labels_are_bounded_never_a_case_id(fed: tuple[App, CollectorRegistry, list[str]]) -> None:
@@ -88,7 +89,7 @@ def test_labels_are_bounded_never_a_case_id(fed: tuple[App, CollectorRegistry, l
         from sqlalchemy import text
 
         case_ids = {r[0] for r in conn.execute(text("SELECT case_id FROM cases"))}
-    allowed = {"agency", "procedure", "step", "type", "outcome", "kind", "timeliness", "le"}
+    allowed = {"agency", "procedure", "scope", "step", "type", "outcome", "kind", "timeliness", "le"}
     for samples in _samples(registry).values():
         for labels, _ in samples:
             assert set(labels) <= allowed
@@ -204,7 +205,7 @@ def test_deadline_series_exist_at_zero_for_agencies_with_open_work(
 
 
 def test_feed_keys_each_event_by_its_case_and_skips_blank_lines() -> None:
-    from monitoring.feed import feed, key_of
+    from tools.feed import feed, key_of
 
     sent: list[tuple[str, bytes, bytes | None]] = []
 

@@ -10,6 +10,7 @@ CORE_MODULES = [
     "engine.core.clock",
     "engine.core.clocks", "engine.core.durations", "engine.core.events", "engine.core.expressions",
     "engine.core.handling", "engine.core.nonconformities", "engine.core.procedure", "engine.core.workflow",
+    "engine.core.apology", "engine.core.corrective", "engine.core.script_engine",
     "engine.procedures.loader", "engine.procedures.script_engine",
 ]
 FORBIDDEN = ["sqlalchemy", "sqlmodel", "fastapi", "starlette", "kafka", "psycopg", "alembic", "prometheus_client"]

@@ -8,22 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-
-class CaseStatus(str, Enum):
-    open = "open"
-    suspended = "suspended"
-    awaiting_supplement = "awaiting_supplement"
-    resolved = "resolved"
-    returned = "returned"
-    withdrawn = "withdrawn"
-    rejected = "rejected"
-    stopped = "stopped"
-
-
-class Timeliness(str, Enum):
-    early = "early"
-    on_time = "on_time"
-    late = "late"
+from engine.core.states import Timeliness
 
 
 class _CaseHead(BaseModel):

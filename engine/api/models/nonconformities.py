@@ -50,6 +50,9 @@ class NonconformityPublic(BaseModel):
     agency: str
     procedure: str
     procedure_version: int
+    procedure_scope: str = Field(default="*", description="The agencies of the deployment the case follows: `*` "
+                                 "for every agency, else their codes joined by commas (versions are numbered per "
+                                 "code and scope)")
     step: str | None
     due_at: datetime | None
     actual_at: datetime | None

@@ -1,9 +1,9 @@
 """Attainment of the quality objective per month, agency and procedure.
 
-The definitions of ``engine.reports`` (the ``eiso report`` command), per calendar month:
-received in the month; resolved in the month, early, on time or late; open overdue = not
-resolved or closed at the month's end and past the due by then; on-time rate = (early + on
-time) / (resolved + open overdue); the objective is met when the rate reaches it.
+Each calendar month counted as ``eiso report`` counts a period, by the one rule of
+``engine.reporting.ontime``: received in the month; resolved in the month, early, on time or
+late; open overdue at the month's end; on-time rate = (early + on time) / (resolved + open
+overdue); the objective is met when the exact rate reaches it.
 """
 
 from __future__ import annotations
@@ -15,11 +15,14 @@ from pydantic import BaseModel
 from sqlmodel import Session, col, or_, select
 
 from engine.api.deps import Principal
-from engine.api.reporting.common import Period, ReportQuery, rate
+from engine.api.reporting.common import Period, ReportQuery
+from engine.reporting import ontime
+from engine.reporting.tables import Kind, Table
 from engine.store.tables import CaseRow
 
 COLUMNS = ["month", "agency", "procedure", "received", "resolved", "early", "on_time", "late", "open_overdue",
            "on_time_rate", "meets_objective"]
+KINDS: dict[str, Kind] = {"on_time_rate": "rate", "meets_objective": "yes_no"}
 
 
 class AttainmentRow(BaseModel):
@@ -43,25 +46,18 @@ class AttainmentReport(BaseModel):
     rows: list[AttainmentRow]
     totals: list[AttainmentRow]
 
+    def tables(self) -> list[Table]:
+        """The rows with each month's totals under them, and the totals alone (CSV ``section``, XLSX sheets)."""
+        rows = [r.model_dump() for r in self.rows]
+        totals = [r.model_dump() for r in self.totals]
+        return [Table("attainment", COLUMNS, rows, KINDS, totals=totals, objective=self.quality_objective),
+                Table("totals", COLUMNS, totals, KINDS, objective=self.quality_objective)]
+
 
 def _row(month: str, agency: str, procedure: str, counts: Counter[str], objective: float) -> AttainmentRow:
-    on_time_rate = rate(counts["early"] + counts["on_time"], counts["resolved"] + counts["open_overdue"])
-    return AttainmentRow(month=month, agency=agency, procedure=procedure, received=counts["received"],
-                         resolved=counts["resolved"], early=counts["early"], on_time=counts["on_time"],
-                         late=counts["late"], open_overdue=counts["open_overdue"], on_time_rate=on_time_rate,
-                         meets_objective=None if on_time_rate is None else on_time_rate >= objective)
-
-
-def _count(case: Any, start: Any, end: Any, counts: Counter[str]) -> None:
-    if start <= case.received_at < end:
-        counts["received"] += 1
-    if case.resolved_at is not None and start <= case.resolved_at < end:
-        counts["resolved"] += 1
-        counts[case.timeliness or "on_time"] += 1
-    elif (case.received_at < end and case.due_at is not None and case.due_at < end
-          and (case.resolved_at is None or case.resolved_at >= end)
-          and (case.closed_at is None or case.closed_at >= end)):
-        counts["open_overdue"] += 1
+    row = {name: counts[name] for name in ontime.COUNTS}
+    return AttainmentRow.model_validate({"month": month, "agency": agency, "procedure": procedure, **row,
+                                         **ontime.summary(row, objective)})
 
 
 def attainment(session: Session, user: Principal, q: ReportQuery, period: Period, zone: Any,
@@ -75,8 +71,9 @@ def attainment(session: Session, user: Principal, q: ReportQuery, period: Period
     for month, start, end in period.months(zone):
         groups: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         for case in cases:
-            _count(case, start, end, groups[(case.agency, case.procedure)])
-        groups = {key: counts for key, counts in groups.items() if +counts}
+            counted = +Counter(ontime.counts(case, start, end))
+            if counted:
+                groups[(case.agency, case.procedure)].update(counted)
         rows += [_row(month, a, p, counts, objective) for (a, p), counts in sorted(groups.items())]
         totals.append(_row(month, "*", "*", sum(groups.values(), Counter()), objective))
     return AttainmentReport(period_from=period.start.isoformat(), period_to=period.end.isoformat(),

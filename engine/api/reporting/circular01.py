@@ -11,16 +11,17 @@ index 2 is the lowest score among its steps (a dossier is as late as its latest 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from engine.api.deps import Principal
 from engine.api.reporting.common import Period, ReportQuery
+from engine.core.calendar import Calendar
+from engine.core.states import Timeliness
 from engine.store.tables import CaseRow, CaseStepRow
 
-POINTS = {"early": 2, "on_time": 1, "late": 0}
+POINTS: dict[str | None, int] = {Timeliness.EARLY: 2, Timeliness.ON_TIME: 1, Timeliness.LATE: 0}
 AGENCY_COLUMNS = ["agency", "dossiers", "index1_average", "unit_steps", "index2_average"]
 UNIT_COLUMNS = ["agency", "unit", "steps", "points_2", "points_1", "points_0", "average"]
 DOSSIER_COLUMNS = ["case_id", "agency", "procedure", "resolved_at", "timeliness", "index1", "index2"]
@@ -68,7 +69,7 @@ def _average(points: Counter[int]) -> float | None:
     return round(sum(p * n for p, n in points.items()) / count, 3) if count else None
 
 
-def circular01(session: Session, user: Principal, q: ReportQuery, period: Period, calendar: Any,
+def circular01(session: Session, user: Principal, q: ReportQuery, period: Period, calendar: Calendar,
                limit: int, offset: int) -> Circular01Report:
     """The indices over every dossier of the period; the dossiers' own rows, one page of them."""
     cases = session.exec(select(CaseRow).where(

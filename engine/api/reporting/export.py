@@ -1,5 +1,8 @@
-"""Reports as CSV (one table) or XLSX (one sheet per table), with Vietnamese or English headings.
+"""Reports as CSV (one table) or XLSX (one sheet per table), in the words of one language.
 
+Headings, yes/no, types and percentages come from the language's label table
+(``engine.reporting.labels``), as on the command line. Rates read as percentages to one decimal:
+text in CSV ("94,8%" in Vietnamese, "94.8%" in English), numbers with a ``0.0%`` format in XLSX.
 Text from outside (case ids, unit names) never becomes a spreadsheet formula: XLSX cells are
 typed as text, and in CSV a text cell starting with = + - @ gets a leading apostrophe.
 """
@@ -9,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Response
@@ -17,8 +19,12 @@ from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
 from engine.api.errors import ApiError
-from engine.api.reporting.common import Format, Language, headings
 from engine.csv_safety import csv_cell, is_formula
+from engine.reporting.formats import Format, Language
+from engine.reporting.labels import LABELS
+from engine.reporting.tables import PERCENT_KINDS, Table
+
+__all__ = ["CSV", "DOC", "XLSX", "Table", "answer", "to_csv", "to_xlsx"]
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV = "text/csv; charset=utf-8"
@@ -28,38 +34,34 @@ DOC: dict[int | str, dict[str, Any]] = {200: {"content": {
 }, "description": "The report: JSON, or CSV (`section`) or XLSX (a sheet per table) by `format`"}}
 
 
-@dataclass(frozen=True)
-class Table:
-    name: str
-    columns: Sequence[str]
-    rows: Sequence[dict[str, Any]]
-
-
 def to_csv(table: Table, lang: Language) -> bytes:
-    names = headings(lang)
+    labels = LABELS[lang]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([names.get(c, c) for c in table.columns])
-    for row in table.rows:
-        writer.writerow([csv_cell(row.get(c)) for c in table.columns])
+    writer.writerow(table.headings(labels))
+    for cells in table.body(labels):
+        writer.writerow([csv_cell(value) for value in cells])
     return buffer.getvalue().encode("utf-8")
 
 
 def to_xlsx(tables: Sequence[Table], lang: Language) -> bytes:
-    names = headings(lang)
+    labels = LABELS[lang]
     book = Workbook()
     book.remove(book.active)
     for table in tables:
         sheet = book.create_sheet(title=table.name[:31])
-        sheet.append([names.get(c, c) for c in table.columns])
-        for row in table.rows:
-            sheet.append([row.get(c) for c in table.columns])
-            for cell in sheet[sheet.max_row]:
+        names = table.headings(labels)
+        sheet.append(names)
+        percent = {i for i, c in enumerate(table.columns) if table.kinds.get(c) in PERCENT_KINDS}
+        for cells in table.body(labels, sheet=True):
+            sheet.append(cells)
+            for index, cell in enumerate(sheet[sheet.max_row]):
                 if is_formula(cell.value):
                     cell.data_type = "s"  # text, never a formula
-        for index, column in enumerate(table.columns, start=1):
-            sheet.column_dimensions[get_column_letter(index)].width = max(10, min(40, len(names.get(column, column))
-                                                                                  + 2))
+                elif index in percent:
+                    cell.number_format = "0.0%"  # a ratio already rounded as it reads: 0.948 shows 94.8%
+        for index, name in enumerate(names, start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = max(10, min(40, len(name) + 2))
         sheet.freeze_panes = "A2"
     out = io.BytesIO()
     book.save(out)

@@ -13,19 +13,14 @@ from sqlmodel import Session, col, select
 
 from engine.api.deps import Principal
 from engine.api.reporting.common import Period, ReportQuery, rate
-from engine.core.nonconformities import LABELS_EN, LABELS_VI, RETRACTED
+from engine.core.states import NonconformityStatus
+from engine.reporting.labels import CAUSES, LABELS
+from engine.reporting.tables import Kind
 from engine.store.tables import NonconformityRow
 from engine.store.tables_api import CorrectiveAction
 
 COLUMNS = ["category", "label", "count", "share", "cumulative_share"]
-CAUSE_LABELS = {
-    "vi": {"staff": "Cán bộ, công chức", "procedure": "Quy trình", "it_system": "Hệ thống công nghệ thông tin",
-           "workload": "Khối lượng công việc", "coordination": "Phối hợp liên thông", "applicant": "Người nộp hồ sơ",
-           "legal_change": "Thay đổi quy định pháp luật", "other": "Khác"},
-    "en": {"staff": "Staff", "procedure": "Procedure", "it_system": "IT system", "workload": "Workload",
-           "coordination": "Inter-agency coordination", "applicant": "Applicant",
-           "legal_change": "Change in the law", "other": "Other"},
-}
+KINDS: dict[str, Kind] = {"share": "share", "cumulative_share": "share"}
 
 
 class ParetoRow(BaseModel):
@@ -60,13 +55,13 @@ def nonconformities(session: Session, user: Principal, q: ReportQuery, period: P
     nc, ca = NonconformityRow, CorrectiveAction
     found = session.exec(
         select(nc.type, ca.cause_category).join(ca, col(ca.key) == col(nc.key), isouter=True)
-        .where(q.where(user, col(nc.agency), col(nc.procedure)), col(nc.status) != RETRACTED,
+        .where(q.where(user, col(nc.agency), col(nc.procedure)), col(nc.status) != NonconformityStatus.RETRACTED,
                col(nc.detected_at) >= period.start, col(nc.detected_at) < period.end)
     ).all()
     types = Counter(t for t, _ in found)
     causes = Counter(c for _, c in found if c is not None)
-    labels = LABELS_VI if q.lang.value == "vi" else LABELS_EN
+    labels = LABELS[q.lang].values["type"]
     return NonconformityReport(period_from=period.start.isoformat(), period_to=period.end.isoformat(),
                                total=len(found), by_type=pareto(types, labels),
-                               by_root_cause=pareto(causes, CAUSE_LABELS[q.lang.value]),
+                               by_root_cause=pareto(causes, CAUSES[q.lang.value]),
                                not_analysed=len(found) - sum(causes.values()))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
-from sqlalchemy import func
+from sqlalchemy import and_, func
 from sqlmodel import Session, col, select
 
 from engine.api.deps import AppDep, PresenterDep, Principal, Reader, SessionDep
@@ -15,18 +16,19 @@ from engine.api.models.cases import (
     ApologySituation,
     ApologySlipPublic,
     CasePage,
-    CaseStatus,
     CaseSummaryPublic,
     ControlSlipPublic,
     TimelineEntryPublic,
-    Timeliness,
 )
 from engine.api.models.common import SaneDateTime, aware, hours
 from engine.api.scope import check_code, code_clause
+from engine.application.apology import CaseNotFound, NoApologyDue, apology_slip
 from engine.bootstrap import App
-from engine.core.events import AGENCY_CODE_PATTERN, EXTENDED
+from engine.core.events import AGENCY_CODE_PATTERN
+from engine.core.states import CaseStatus, Timeliness
+from engine.store.apology import SqlApologyReads
 from engine.store.queries import case_detail
-from engine.store.tables import CaseRow, JournalEntry, ProcedureVersion
+from engine.store.tables import CaseRow, JournalEntry
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
@@ -63,6 +65,66 @@ def _summary(row: CaseRow, eiso: App, now: datetime) -> CaseSummaryPublic:
         delay_working_hours=hours(row.delay_seconds) if row.timeliness else None, overdue=overdue)
 
 
+@dataclass(frozen=True)
+class CaseFilters:
+    """The filters of the case list, as the API's ``GET /cases`` and the console's list take them.
+
+    ``agency`` covers the codes below it; ``overdue``: unresolved, not closed and past the due now;
+    ``received_from``/``received_to``: aware instants, the first included, the second not;
+    ``case_id``: a case id or the start of one.
+    """
+
+    agency: str | None = None
+    procedure: str | None = None
+    status: CaseStatus | None = None
+    timeliness: Timeliness | None = None
+    overdue: bool | None = None
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+    case_id: str | None = None
+
+
+# Above every character a case id can hold: "starts with p" is the primary key's range [p, p + TOP).
+_TOP = "\U0010ffff"
+
+
+def case_id_prefix(prefix: str, column: Any) -> Any:
+    """SQL for "the case id starts with ``prefix``": a range of the primary key (binary order, as SQLite and a
+    PostgreSQL database made with the C collation sort), so an index answers it, and the LIKE for the exact rule."""
+    return and_(column >= prefix, column < prefix + _TOP, column.startswith(prefix, autoescape=True))
+
+
+def case_list(session: Session, eiso: App, user: Principal, filters: CaseFilters, limit: int,
+              offset: int) -> CasePage:
+    """One page of the cases ``user`` sees that pass ``filters``, newest first, with the total; a bad
+    ``filters.agency`` is an ``ApiError`` 422 (check it with ``check_code`` first to say so yourself)."""
+    now = eiso.clock.now()
+    query = select(CaseRow).where(user.scope.clause(col(CaseRow.agency)))
+    clause = agency_filter(filters.agency, col(CaseRow.agency))
+    if clause is not None:
+        query = query.where(clause)
+    if filters.procedure is not None:
+        query = query.where(CaseRow.procedure == filters.procedure)
+    if filters.status is not None:
+        query = query.where(CaseRow.status == filters.status.value)
+    if filters.timeliness is not None:
+        query = query.where(CaseRow.timeliness == filters.timeliness.value)
+    if filters.overdue is not None:
+        late_now = (col(CaseRow.resolved_at).is_(None) & col(CaseRow.closed_at).is_(None)
+                    & col(CaseRow.due_at).is_not(None) & (col(CaseRow.due_at) < now))
+        query = query.where(late_now if filters.overdue else ~late_now)
+    if filters.received_from is not None:
+        query = query.where(col(CaseRow.received_at) >= filters.received_from)
+    if filters.received_to is not None:
+        query = query.where(col(CaseRow.received_at) < filters.received_to)
+    if filters.case_id is not None:
+        query = query.where(case_id_prefix(filters.case_id, col(CaseRow.case_id)))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(col(CaseRow.received_at).desc(), col(CaseRow.case_id).desc())
+                        .limit(limit).offset(offset)).all()
+    return CasePage(items=[_summary(r, eiso, now) for r in rows], total=int(total), limit=limit, offset=offset)
+
+
 @router.get("", response_model=CasePage, summary="List cases, newest first")
 def list_cases(
     user: Reader, eiso: AppDep, session: SessionDep, agency: AgencyCode = None,
@@ -72,31 +134,16 @@ def list_cases(
     received_from: Annotated[SaneDateTime | None, Query(description="Received at or after (naive: calendar zone)")]
     = None,
     received_to: Annotated[SaneDateTime | None, Query(description="Received before (naive: calendar zone)")] = None,
+    case_id: Annotated[str | None, Query(min_length=1, max_length=200, description="A case id, or its start")]
+    = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> CasePage:
-    now = eiso.clock.now()
-    query = select(CaseRow).where(user.scope.clause(col(CaseRow.agency)))
-    clause = agency_filter(agency, col(CaseRow.agency))
-    if clause is not None:
-        query = query.where(clause)
-    if procedure is not None:
-        query = query.where(CaseRow.procedure == procedure)
-    if status is not None:
-        query = query.where(CaseRow.status == status.value)
-    if timeliness is not None:
-        query = query.where(CaseRow.timeliness == timeliness.value)
-    if overdue is not None:
-        late_now = (col(CaseRow.resolved_at).is_(None) & col(CaseRow.closed_at).is_(None)
-                    & col(CaseRow.due_at).is_not(None) & (col(CaseRow.due_at) < now))
-        query = query.where(late_now if overdue else ~late_now)
-    if received_from is not None:
-        query = query.where(col(CaseRow.received_at) >= aware(received_from, eiso.calendar.zone))
-    if received_to is not None:
-        query = query.where(col(CaseRow.received_at) < aware(received_to, eiso.calendar.zone))
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(query.order_by(col(CaseRow.received_at).desc(), col(CaseRow.case_id).desc())
-                        .limit(limit).offset(offset)).all()
-    return CasePage(items=[_summary(r, eiso, now) for r in rows], total=int(total), limit=limit, offset=offset)
+    zone = eiso.calendar.zone
+    filters = CaseFilters(agency=agency, procedure=procedure, status=status, timeliness=timeliness, overdue=overdue,
+                          received_from=aware(received_from, zone) if received_from is not None else None,
+                          received_to=aware(received_to, zone) if received_to is not None else None,
+                          case_id=case_id)
+    return case_list(session, eiso, user, filters, limit, offset)
 
 
 def visible_case(session: Session, user: Principal, case_id: str) -> CaseRow:
@@ -105,6 +152,11 @@ def visible_case(session: Session, user: Principal, case_id: str) -> CaseRow:
     if row is None or not user.scope.covers(row.agency):
         raise not_found(f"case {case_id!r}")
     return row
+
+
+def case_summary(session: Session, eiso: App, user: Principal, case_id: str) -> CaseSummaryPublic:
+    """One case as the list shows it, if the user sees it (else ``visible_case``'s 404)."""
+    return _summary(visible_case(session, user, case_id), eiso, eiso.clock.now())
 
 
 TIMELINE_PAGE, TIMELINE_MAX = 500, 1000
@@ -153,42 +205,25 @@ def _entry(entry: JournalEntry, eiso: App) -> TimelineEntryPublic:
 @router.get("/{case_id:path}/apology", response_model=ApologySlipPublic, responses={**NOT_FOUND, **CONFLICT},
             summary="Form 04: apology and new appointment, for a case that is or will be late")
 def apology(case_id: CaseId, user: Reader, eiso: AppDep, session: SessionDep) -> ApologySlipPublic:
-    row = visible_case(session, user, case_id)
-    cal, now = eiso.calendar, eiso.clock.now()
-    extension = session.exec(select(JournalEntry).where(JournalEntry.case_id == case_id, JournalEntry.type == EXTENDED)
-                             .order_by(col(JournalEntry.seq))).first()
-    open_now = row.resolved_at is None and row.closed_at is None
-    remaining = cal.between(now, row.due_at) if open_now and row.due_at is not None else None
-    if row.timeliness == "late":
-        situation, delay = ApologySituation.late, row.delay_seconds
-    elif open_now and row.due_at is not None and row.due_at < now:
-        situation, delay = ApologySituation.overdue, cal.between(row.due_at, now)
-    elif extension is not None:
-        situation, delay = ApologySituation.extended, None
-    elif remaining is not None and remaining <= cal.day_seconds:
-        situation, delay = ApologySituation.at_risk, None
-    else:
-        why = (f"the case was resolved {row.timeliness.replace('_', ' ')}" if row.timeliness else
-               f"{hours(remaining)} working hours remain before the due" if remaining is not None else
-               f"the case is {row.status} and has no running due")
-        raise ApiError(409, f"no apology is due: {why}")
-    payload = extension.payload if extension is not None and isinstance(extension.payload, dict) else {}
-    new_due = payload.get("due_at")
-    apology_at = extension.occurred_at if extension is not None else None
-    in_time = (cal.between(apology_at, row.due_at) >= cal.day_seconds
-               if apology_at is not None and row.due_at is not None else None)
-    version = session.exec(select(ProcedureVersion.name).where(
-        ProcedureVersion.code == row.procedure, ProcedureVersion.scope == row.procedure_scope,
-        ProcedureVersion.version == row.procedure_version)).first()
-    original = row.promised_at or row.due_at
+    cal = eiso.calendar
+    try:
+        slip = apology_slip(SqlApologyReads(session), case_id, cal, eiso.clock.now(), visible=user.scope.covers)
+    except CaseNotFound:
+        raise not_found(f"case {case_id!r}") from None
+    except NoApologyDue as err:
+        raise ApiError(409, str(err)) from None
+    row, found = slip.case, slip.apology
+    delay = found.delay_seconds
     return ApologySlipPublic(
-        case_id=row.case_id, agency=row.agency, procedure=row.procedure, procedure_name=version,
-        received_at=cal.local(row.received_at), original_appointment=cal.local(original) if original else None,
-        statutory_due_at=cal.local(row.due_at) if row.due_at else None, situation=situation,
-        reason=payload.get("reason"),
-        new_appointment=cal.local(datetime.fromisoformat(new_due)) if isinstance(new_due, str) else None,
-        apology_at=cal.local(apology_at) if apology_at else None, apology_in_time=in_time,
-        remaining_working_hours=hours(remaining) if remaining is not None and not delay else None,
+        case_id=row.case_id, agency=row.agency, procedure=row.procedure, procedure_name=slip.procedure_name,
+        received_at=cal.local(row.received_at),
+        original_appointment=cal.local(slip.original_appointment) if slip.original_appointment else None,
+        statutory_due_at=cal.local(row.due_at) if row.due_at else None,
+        situation=ApologySituation(found.situation.value), reason=slip.reason,
+        new_appointment=cal.local(slip.new_appointment) if slip.new_appointment else None,
+        apology_at=cal.local(slip.apology_at) if slip.apology_at else None, apology_in_time=slip.apology_in_time,
+        remaining_working_hours=hours(found.remaining_seconds) if found.remaining_seconds is not None and not delay
+        else None,
         delay_working_hours=hours(delay))
 
 

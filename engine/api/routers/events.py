@@ -12,7 +12,6 @@ applied and the answer is 409 with ``Retry-After``, the other events' answers in
 from __future__ import annotations
 
 import json
-import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
@@ -28,7 +27,16 @@ from engine.api.models.events import (
     IngestPublic,
     RaisedPublic,
 )
-from engine.core.events import AGENCY_CODE_PATTERN, MAX_LENGTHS, MAX_YEAR, MIN_YEAR, EventInvalid
+from engine.bootstrap import App
+from engine.core.events import (
+    AGENCY_CODE_PATTERN,
+    MAX_LENGTHS,
+    MAX_NESTING,
+    MAX_YEAR,
+    MIN_YEAR,
+    EventInvalid,
+    unstorable,
+)
 from engine.service import CaseBusy, Outcome
 from engine.store.tables import CaseRow
 
@@ -43,33 +51,9 @@ EVENTS_BODY = (
     "`refused` with the reason: identifiers (event_id, type, case_id, agency, procedure, step) without "
     f"surrounding whitespace or control characters, at most {_LENGTHS}; agency codes matching "
     f"{AGENCY_CODE_PATTERN} (Decision 20/2020/QĐ-TTg); occurred_at and due_at RFC 3339 with an offset, in the "
-    f"years {MIN_YEAR}-{MAX_YEAR}; no NUL character or unpaired surrogate anywhere; finite numbers. An event id "
+    f"years {MIN_YEAR}-{MAX_YEAR}; no NUL character or unpaired surrogate anywhere; finite numbers; at most "
+    f"{MAX_NESTING} levels of nesting. An event id "
     "already used for a different event is refused as a conflict.")
-
-
-def unstorable(value: Any, depth: int = 0) -> str | None:
-    """Why ``value`` cannot be stored as text or JSON on every database, or None."""
-    if depth > 64:
-        return "nested more than 64 levels deep"
-    if isinstance(value, str):
-        if "\x00" in value:
-            return "text contains a NUL character"
-        if any("\ud800" <= ch <= "\udfff" for ch in value):
-            return "text contains a lone surrogate"
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return "numbers must be finite"
-    if isinstance(value, dict):
-        for key, item in value.items():
-            problem = unstorable(key, depth + 1) or unstorable(item, depth + 1)
-            if problem:
-                return problem
-    if isinstance(value, list):
-        for item in value:
-            problem = unstorable(item, depth + 1)
-            if problem:
-                return problem
-    return None
 
 
 def _out_of_scope(session: Session, user: Principal, events: list[Any]) -> list[int]:
@@ -146,7 +130,7 @@ def ingest(request: Request, user: Ingester, eiso: AppDep,
                         headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
-def _ingest_one(eiso: Any, event: Any, source: str) -> Outcome:
+def _ingest_one(eiso: App, event: Any, source: str) -> Outcome:
     problem = unstorable(event)
     if problem is not None:
         raw = json.dumps(event, ensure_ascii=True, default=str)

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import Field
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -22,20 +22,12 @@ from engine.api.models.procedures import (
 )
 from engine.api.roles import Role
 from engine.api.scope import BadAgencyCode, check_code
+from engine.application import procedures
 from engine.bootstrap import App
 from engine.core.agency import EVERY_AGENCY, MAX_SCOPE_AGENCIES, concerns, scope_agencies
 from engine.core.events import AGENCY_CODE_PATTERN
 from engine.procedures.loader import Problem, ProcedureInvalid, validate_source
-from engine.store.catalog import (
-    Deployment,
-    Retirement,
-    ScopeInvalid,
-    ascii_filename,
-    audit_deployment,
-    audit_retirement,
-    clean_filename,
-    version_key,
-)
+from engine.store.catalog import ScopeInvalid, ascii_filename, clean_filename, version_key
 from engine.store.tables import ProcedureVersion
 
 router = APIRouter(prefix="/procedures", tags=["procedures"])
@@ -85,11 +77,15 @@ def _public(row: ProcedureVersion, eiso: App) -> ProcedureVersionPublic:
         in_force=row.retired_at is None)
 
 
+def _actor(user: Principal) -> procedures.Actor:
+    return procedures.Actor(user.name, user.role.value)
+
+
 def _problem(p: Problem) -> ProblemPublic:
     return ProblemPublic(file=p.file, element_id=p.element_id, message=p.message, severity=p.severity)
 
 
-def _scope(eiso: App, agencies: list[str]) -> str:
+def requested_scope(eiso: App, agencies: list[str]) -> str:
     """The scope key of the agencies a request names (422 for a bad code or too many)."""
     try:
         return eiso.catalog.scope_of(check_code(code) for code in agencies)
@@ -170,7 +166,7 @@ async def upload(request: Request, user: ProcedureWriter, eiso: AppDep, response
                  filename: Annotated[str | None, Query(max_length=200)] = None,
                  agency: AgencyQuery = None) -> DeploymentPublic:
     source, name, form_agencies = await _source(request, filename)
-    scope = _scope(eiso, [*(agency or []), *form_agencies])
+    scope = requested_scope(eiso, [*(agency or []), *form_agencies])
     _may_manage(user, scope)
     return await run_in_threadpool(_deploy, request, eiso, user, source, name, scope, response)
 
@@ -180,32 +176,27 @@ def _deploy(request: Request, eiso: App, user: Principal, source: bytes, name: s
     problems = validate_source(source, name)
     if any(p.is_error for p in problems):
         raise _refused(problems, name)
-    now = eiso.clock.now()
     with request.app.state.writer_lock:
-        def audited(session: Session, deployment: Deployment) -> None:  # in the version's own transaction
-            audit_deployment(session, actor=user.name, role=user.role.value, at=now, deployment=deployment)
-
         try:
-            deployment = eiso.catalog.deploy(source, name, now, scope_agencies(scope), within=audited)
+            deployed = procedures.deploy(eiso.catalog, eiso.service, source, name, scope_agencies(scope),
+                                         eiso.clock.now(), _actor(user))
         except ProcedureInvalid as err:
             raise _refused(err.problems, name) from None
         except IntegrityError:
             raise ApiError(409, "another version of this procedure was deployed at the same time; retry") from None
-        applied = 0
-        if deployment.created:
-            outcomes = eiso.service.retry_parked(deployment.code)
-            applied = sum(o.status == "applied" for o in outcomes)
-        else:
-            response.status_code = 200
+    deployment = deployed.deployment
+    if not deployment.created:
+        response.status_code = 200
     return DeploymentPublic(code=deployment.code, version=deployment.version, scope=deployment.scope,
                             agencies=list(deployment.agencies), name=deployment.name,
                             filename=deployment.filename, checksum=deployment.checksum,
                             deployed_at=eiso.calendar.local(deployment.deployed_at), created=deployment.created,
-                            parked_events_applied=applied,
+                            parked_events_applied=deployed.applied,
                             warnings=[_problem(p) for p in problems if not p.is_error])
 
 
-def _version(session: SessionDep, code: str, version: int, scope: str, user: Principal) -> ProcedureVersion:
+def concerning_version(session: SessionDep, code: str, version: int, scope: str, user: Principal) -> ProcedureVersion:
+    """The version, if it exists and concerns the user (``concerns``); else 404, as for a version that does not."""
     row = session.exec(select(ProcedureVersion).where(ProcedureVersion.code == code, ProcedureVersion.scope == scope,
                                                       ProcedureVersion.version == version)).first()
     if row is None or not (user.scope.everything or concerns(row.scope, user.scope.codes)):
@@ -217,7 +208,7 @@ def _version(session: SessionDep, code: str, version: int, scope: str, user: Pri
             summary="One procedure version")
 def get_version(code: Code, version: Version, user: Reader, eiso: AppDep, session: SessionDep,
                 agency: AgencyQuery = None) -> ProcedureVersionPublic:
-    return _public(_version(session, code, version, _scope(eiso, agency or []), user), eiso)
+    return _public(concerning_version(session, code, version, requested_scope(eiso, agency or []), user), eiso)
 
 
 @router.get("/{code}/versions/{version}/bpmn", response_class=Response, summary="Download a version's BPMN XML",
@@ -225,7 +216,7 @@ def get_version(code: Code, version: Version, user: Reader, eiso: AppDep, sessio
                                           "description": "The BPMN file as deployed"}})
 def download(code: Code, version: Version, user: Reader, eiso: AppDep, session: SessionDep,
              agency: AgencyQuery = None) -> Response:
-    row = _version(session, code, version, _scope(eiso, agency or []), user)
+    row = concerning_version(session, code, version, requested_scope(eiso, agency or []), user)
     # RFC 6266: an ASCII fallback, then the UTF-8 name percent-encoded (RFC 5987); both from the
     # cleaned name, so a name stored before names were cleaned cannot break the header either.
     name = clean_filename(row.filename)
@@ -238,14 +229,9 @@ def download(code: Code, version: Version, user: Reader, eiso: AppDep, session: 
              summary="Retire a version: no new case starts on it; running cases keep it")
 def retire(code: Code, version: Version, user: ProcedureWriter, eiso: AppDep,
            agency: AgencyQuery = None) -> RetirementPublic:
-    scope = _scope(eiso, agency or [])
+    scope = requested_scope(eiso, agency or [])
     _may_manage(user, scope)  # before the lookup: another agency's versions are not even looked up
-    now = eiso.clock.now()
-
-    def audited(session: Session, retirement: Retirement) -> None:  # in the retirement's own transaction
-        audit_retirement(session, actor=user.name, role=user.role.value, at=now, retirement=retirement)
-
-    retirement = eiso.catalog.retire(code, version, now, scope, within=audited)
+    retirement = procedures.retire(eiso.catalog, code, version, scope, eiso.clock.now(), _actor(user))
     if retirement is None:
         raise not_found(f"procedure {version_key(code, version, scope)}")
     return RetirementPublic(code=code, version=version, scope=scope, agencies=list(scope_agencies(scope)),

@@ -1,12 +1,10 @@
-"""Produce JSON Lines case events to the case-event topic, keyed by case id (a case's events stay in order).
+"""Produce JSON Lines case events to Kafka, keyed by case id, from a test: the dashboards' live test passes
+its own producer and topic, mid-stream, week by week.
 
-For the docker-compose stack and the dashboards' live test, where no one-stop-shop system is at hand::
-
-    docker compose run --rm -T worker simulate --cases 2000 --seed 7 \\
-      | docker compose run --rm -T --entrypoint python worker -m monitoring.feed
-
-Reads standard input (or the files named), writes to ``EISO_KAFKA_TOPIC`` on ``EISO_KAFKA_BOOTSTRAP`` with
-the connection settings of the worker (TLS, SASL), and prints how many messages it sent.
+Users put events on the topic with ``eiso simulate | eiso events produce -`` (engine/cli/events.py), which
+also refuses a file that is not case events; this dev tool sends every non-blank line as it is.
+``python -m tools.feed [FILE...]`` reads the files named (or standard input) and writes to ``EISO_KAFKA_TOPIC`` on
+``EISO_KAFKA_BOOTSTRAP`` with the worker's connection settings (TLS, SASL).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ dashboard's grid: time series as lines, stat and gauge panels as big numbers, ba
 as tables. ``scripts/render-dashboards`` runs it on the dashboards' live test (``eiso simulate`` traffic
 through Kafka, the worker and PostgreSQL, scraped by a real Prometheus) and writes docs/dashboards/.
 
-    python -m monitoring.render --prometheus http://127.0.0.1:9090 --database postgresql+psycopg://... \\
+    python -m tools.render --prometheus http://127.0.0.1:9090 --database postgresql+psycopg://... \\
         --out docs/dashboards
 
 matplotlib comes with the ``docs`` extra: ``pip install -e '.[docs]'``.
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitoring.dashboards import DASHBOARDS
+from tools.dashboards import DASHBOARDS
 
 SINGLE_VALUE = {"stat", "gauge"}
 BARS = {"bargauge", "barchart"}

@@ -1,0 +1,1 @@
+"""The default configuration, shipped in the wheel as the package data engine.bundled.config (see setup.py)."""
