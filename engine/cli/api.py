@@ -11,6 +11,8 @@ import typer
 from engine.cli.context import get_app
 from engine.cli.output import Format, errors, print_json, print_table
 
+# engine.api and uvicorn are imported in the commands that use them: FastAPI costs every other `eiso`
+# command almost half a second at start.
 users_app = typer.Typer(no_args_is_help=True, help="Users of the HTTP API and their tokens.")
 
 
@@ -21,14 +23,15 @@ def serve(
     """Run the HTTP API (OpenAPI at /docs and /openapi.json)."""
     import uvicorn
 
-    from engine.api import create_app
     from engine.api.settings import ApiSettings
+    from engine.console.app import create_site
 
     settings = ApiSettings()
     eiso = get_app()
-    api = create_app(eiso, settings)
+    api = create_site(eiso, settings)
     where = f"http://{host or settings.host}:{port or settings.port}"
-    errors.print(f"eiso API on {where} (docs at {where}/docs), database {eiso.engine.url.render_as_string()}")
+    errors.print(f"eiso on {where}: console at {where}/, API docs at {where}/docs; "
+                 f"database {eiso.engine.url.render_as_string()}")
     uvicorn.run(api, host=host or settings.host, port=port or settings.port, log_level="info",
                 server_header=False, forwarded_allow_ips=None)
 

@@ -90,4 +90,21 @@ class AuditEntry(SQLModel, table=True):
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
-__all__ = ["ApiToken", "ApiUser", "AuditEntry", "CorrectiveAction"]
+class ConsoleSession(SQLModel, table=True):
+    """A signed-in browser of the web console. Only the SHA-256 of the cookie's secret is kept; signing
+    out deletes the row, so a copied cookie dies with it. The identity is kept as signed in (a token's
+    user is checked again on every request, so disabling the user or revoking the token ends it)."""
+
+    __tablename__ = "console_session"
+
+    id_hash: str = Field(max_length=64, primary_key=True)
+    user_name: str = Field(max_length=200)
+    role: str = Field(max_length=32)
+    agencies: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    token_hash: str | None = Field(default=None, max_length=64)
+    csrf: str = Field(max_length=64)
+    created_at: datetime = _ts(nullable=False)
+    expires_at: datetime = _ts(nullable=False, index=True)
+
+
+__all__ = ["ApiToken", "ApiUser", "AuditEntry", "ConsoleSession", "CorrectiveAction"]

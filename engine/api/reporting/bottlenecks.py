@@ -1,6 +1,7 @@
 """Bottleneck steps: working time of completed steps against their allowance.
 
-A step's working time runs from its activation to its completion (as in ``eiso report``);
+A step's working time runs from its activation to its completion (as in ``eiso report``; ``worked``
+and ``p90`` of ``engine.reporting.steps``, which the diagram's step statistics use too);
 median and 90th percentile per procedure and step, in working hours, with their ratio to
 the allowance of the newest procedure version seen; ``over_allowance`` counts the steps
 that took longer than their own version's allowance. Worst 90th-percentile ratio first.
@@ -17,6 +18,9 @@ from sqlmodel import Session, col, select
 
 from engine.api.deps import Principal
 from engine.api.reporting.common import Period, ReportQuery
+from engine.core.calendar import Calendar
+from engine.core.states import StepStatus, Timeliness
+from engine.reporting.steps import hours, p90, worked
 from engine.store.catalog import ProcedureCatalog
 from engine.store.tables import CaseRow, CaseStepRow
 
@@ -44,11 +48,6 @@ class BottleneckReport(BaseModel):
     steps: list[BottleneckRow]
 
 
-def p90(values: list[int]) -> int:
-    """The 90th percentile as ``eiso report`` takes it (of sorted values)."""
-    return values[min(len(values) - 1, int(0.9 * len(values)))]
-
-
 def _allowance(catalog: ProcedureCatalog, code: str, version: int, scope: str, step: str,
                cache: dict[Any, Any]) -> int | None:
     if (code, scope, version) not in cache:
@@ -60,13 +59,13 @@ def _allowance(catalog: ProcedureCatalog, code: str, version: int, scope: str, s
     return None if found is None else found.allowance_seconds
 
 
-def bottlenecks(session: Session, user: Principal, q: ReportQuery, period: Period, calendar: Any,
+def bottlenecks(session: Session, user: Principal, q: ReportQuery, period: Period, calendar: Calendar,
                 catalog: ProcedureCatalog) -> BottleneckReport:
     rows = session.exec(
         select(CaseStepRow, CaseRow.procedure_version, CaseRow.procedure_scope)
         .join(CaseRow, col(CaseRow.case_id) == CaseStepRow.case_id)
         .where(q.where(user, col(CaseStepRow.agency), col(CaseStepRow.procedure)),
-               col(CaseStepRow.status) == "completed", col(CaseStepRow.completed_at) >= period.start,
+               col(CaseStepRow.status) == StepStatus.COMPLETED, col(CaseStepRow.completed_at) >= period.start,
                col(CaseStepRow.completed_at) < period.end)
     ).all()
     times: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -76,12 +75,12 @@ def bottlenecks(session: Session, user: Principal, q: ReportQuery, period: Perio
         if step.completed_at is None:
             continue
         key = (step.procedure, step.step)
-        worked = calendar.between(step.activated_at, step.completed_at)
-        times[key].append(worked)
+        seconds = worked(calendar, step.activated_at, step.completed_at)
+        times[key].append(seconds)
         allowance = _allowance(catalog, step.procedure, version, scope, step.step, cache)
         entry = info[key]
-        entry["over"] += allowance is not None and worked > allowance
-        entry["late"] += step.timeliness == "late"
+        entry["over"] += allowance is not None and seconds > allowance
+        entry["late"] += step.timeliness == Timeliness.LATE
         entry["unit"] = step.unit
         if version >= entry["version"]:
             entry["version"], entry["allowance"] = version, allowance
@@ -92,8 +91,8 @@ def bottlenecks(session: Session, user: Principal, q: ReportQuery, period: Perio
         allowance, median, high = entry.get("allowance"), statistics.median(values), p90(values)
         out.append(BottleneckRow(
             procedure=procedure, step=step_id, unit=entry.get("unit"),
-            allowance_hours=None if allowance is None else round(allowance / 3600, 2), completed=len(values),
-            median_hours=round(median / 3600, 2), p90_hours=round(high / 3600, 2),
+            allowance_hours=None if allowance is None else hours(allowance), completed=len(values),
+            median_hours=hours(median), p90_hours=hours(high),
             median_ratio=round(median / allowance, 3) if allowance else None,
             p90_ratio=round(high / allowance, 3) if allowance else None,
             over_allowance=entry["over"], late_steps=entry["late"]))

@@ -81,7 +81,7 @@ def _actor(user: Principal) -> procedures.Actor:
     return procedures.Actor(user.name, user.role.value)
 
 
-def _problem(p: Problem) -> ProblemPublic:
+def problem_public(p: Problem) -> ProblemPublic:
     return ProblemPublic(file=p.file, element_id=p.element_id, message=p.message, severity=p.severity)
 
 
@@ -93,7 +93,7 @@ def requested_scope(eiso: App, agencies: list[str]) -> str:
         raise ApiError(422, str(err)) from None
 
 
-def _may_manage(user: Principal, scope: str) -> None:
+def may_manage(user: Principal, scope: str) -> None:
     """Process owners deploy and retire only within their agencies; "every agency" is admin's alone."""
     if user.role is Role.admin:
         return
@@ -128,7 +128,8 @@ async def _source(request: Request, filename: str | None) -> tuple[bytes, str, l
 
 def _refused(problems: list[Problem], filename: str) -> ApiError:
     errors = [p for p in problems if p.is_error]
-    return ApiError(422, f"{filename}: {len(errors)} problem(s); nothing deployed", [_problem(p) for p in problems])
+    return ApiError(422, f"{filename}: {len(errors)} problem(s); nothing deployed",
+                    [problem_public(p) for p in problems])
 
 
 @router.get("", response_model=list[ProcedureVersionPublic], summary="List procedure versions")
@@ -157,7 +158,7 @@ async def validate(request: Request, user: ProcedureWriter,
                    filename: Annotated[str | None, Query(max_length=200)] = None) -> ValidationPublic:
     source, name, _ = await _source(request, filename)
     problems = await run_in_threadpool(validate_source, source, name)
-    return ValidationPublic(valid=not any(p.is_error for p in problems), problems=[_problem(p) for p in problems])
+    return ValidationPublic(valid=not any(p.is_error for p in problems), problems=[problem_public(p) for p in problems])
 
 
 @router.post("", response_model=DeploymentPublic, status_code=201, openapi_extra={"requestBody": _UPLOAD_BODY},
@@ -167,11 +168,11 @@ async def upload(request: Request, user: ProcedureWriter, eiso: AppDep, response
                  agency: AgencyQuery = None) -> DeploymentPublic:
     source, name, form_agencies = await _source(request, filename)
     scope = requested_scope(eiso, [*(agency or []), *form_agencies])
-    _may_manage(user, scope)
-    return await run_in_threadpool(_deploy, request, eiso, user, source, name, scope, response)
+    may_manage(user, scope)
+    return await run_in_threadpool(deploy_source, request, eiso, user, source, name, scope, response)
 
 
-def _deploy(request: Request, eiso: App, user: Principal, source: bytes, name: str, scope: str,
+def deploy_source(request: Request, eiso: App, user: Principal, source: bytes, name: str, scope: str,
             response: Response) -> DeploymentPublic:
     problems = validate_source(source, name)
     if any(p.is_error for p in problems):
@@ -192,7 +193,7 @@ def _deploy(request: Request, eiso: App, user: Principal, source: bytes, name: s
                             filename=deployment.filename, checksum=deployment.checksum,
                             deployed_at=eiso.calendar.local(deployment.deployed_at), created=deployment.created,
                             parked_events_applied=deployed.applied,
-                            warnings=[_problem(p) for p in problems if not p.is_error])
+                            warnings=[problem_public(p) for p in problems if not p.is_error])
 
 
 def concerning_version(session: SessionDep, code: str, version: int, scope: str, user: Principal) -> ProcedureVersion:
@@ -230,7 +231,7 @@ def download(code: Code, version: Version, user: Reader, eiso: AppDep, session: 
 def retire(code: Code, version: Version, user: ProcedureWriter, eiso: AppDep,
            agency: AgencyQuery = None) -> RetirementPublic:
     scope = requested_scope(eiso, agency or [])
-    _may_manage(user, scope)  # before the lookup: another agency's versions are not even looked up
+    may_manage(user, scope)  # before the lookup: another agency's versions are not even looked up
     retirement = procedures.retire(eiso.catalog, code, version, scope, eiso.clock.now(), _actor(user))
     if retirement is None:
         raise not_found(f"procedure {version_key(code, version, scope)}")

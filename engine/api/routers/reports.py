@@ -1,24 +1,36 @@
-"""Reports: quality objective, bottleneck steps, nonconformity Pareto, Circular 01/2018 indices."""
+"""Reports: quality objective, bottleneck steps, nonconformity Pareto, Circular 01/2018 indices, and the step
+statistics of one procedure version (the diagram's overlays)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 
 from engine.api.deps import AppDep, Reader, SessionDep
+from engine.api.errors import NOT_FOUND
 from engine.api.reporting import attainment as attainment_
 from engine.api.reporting import bottlenecks as bottlenecks_
 from engine.api.reporting import circular01 as circular01_
 from engine.api.reporting import pareto as pareto_
+from engine.api.reporting import steps as steps_
 from engine.api.reporting.common import Format, Period, ReportQuery
-from engine.api.reporting.export import DOC, Table, answer
+from engine.api.reporting.export import DOC, answer
+from engine.api.routers.procedures import AgencyCode, concerning_version, requested_scope
 from engine.bootstrap import App
+from engine.core.agency import MAX_SCOPE_AGENCIES
+from engine.reporting.tables import Table
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
 Params = Annotated[ReportQuery, Depends()]
+StepParams = Annotated[steps_.StepQuery, Depends()]
+ScopeQuery = Annotated[list[AgencyCode] | None, Query(
+    max_length=MAX_SCOPE_AGENCIES, description="The agencies the version's deployment covers (repeat for several), "
+    "as `GET /procedures/{code}/versions/{version}` takes them in `agency`; none: the version deployed for every "
+    "agency. A version that does not exist or does not concern the user answers 404")]
+_Report = TypeVar("_Report", bound=BaseModel)
 
 
 def _period(q: ReportQuery, eiso: App) -> Period:
@@ -30,7 +42,7 @@ def _rows(items: list[Any]) -> list[dict[str, Any]]:
     return [item.model_dump() for item in items]
 
 
-def _respond(report: BaseModel, name: str, tables: list[Table], q: ReportQuery) -> Any:
+def _respond(report: _Report, name: str, tables: list[Table], q: ReportQuery) -> Response | _Report:
     if q.format is Format.json:
         return report
     return answer(name, tables, q.format, q.lang, q.section)
@@ -43,8 +55,7 @@ def attainment(q: Params, user: Reader, eiso: AppDep, session: SessionDep,
                = None) -> Response | attainment_.AttainmentReport:
     goal = objective if objective is not None else eiso.settings.engine.quality_objective
     report = attainment_.attainment(session, user, q, _period(q, eiso), eiso.calendar.zone, goal)
-    return _respond(report, "attainment", [Table("attainment", attainment_.COLUMNS, _rows(report.rows)),
-                                           Table("totals", attainment_.COLUMNS, _rows(report.totals))], q)
+    return _respond(report, "attainment", report.tables(), q)
 
 
 @router.get("/bottlenecks", response_model=bottlenecks_.BottleneckReport, responses=DOC,
@@ -59,9 +70,11 @@ def bottlenecks(q: Params, user: Reader, eiso: AppDep, session: SessionDep) -> R
 def nonconformities(q: Params, user: Reader, eiso: AppDep,
                     session: SessionDep) -> Response | pareto_.NonconformityReport:
     report = pareto_.nonconformities(session, user, q, _period(q, eiso))
-    return _respond(report, "nonconformities", [Table("by_type", pareto_.COLUMNS, _rows(report.by_type)),
-                                                Table("by_root_cause", pareto_.COLUMNS,
-                                                      _rows(report.by_root_cause))], q)
+    return _respond(report, "nonconformities", [
+        Table("by_type", pareto_.COLUMNS, _rows(report.by_type), pareto_.KINDS,
+              heading_keys={"category": "type_code"}),
+        Table("by_root_cause", pareto_.COLUMNS, _rows(report.by_root_cause), pareto_.KINDS,
+              heading_keys={"category": "cause_code"})], q)
 
 
 @router.get("/circular-01", response_model=circular01_.Circular01Report, responses=DOC,
@@ -74,4 +87,16 @@ def circular01(q: Params, user: Reader, eiso: AppDep, session: SessionDep,
     return _respond(report, "circular-01", [
         Table("agencies", circular01_.AGENCY_COLUMNS, _rows(report.agencies)),
         Table("units", circular01_.UNIT_COLUMNS, _rows(report.units)),
-        Table("dossiers", circular01_.DOSSIER_COLUMNS, _rows(report.dossiers))], q)
+        Table("dossiers", circular01_.DOSSIER_COLUMNS, _rows(report.dossiers), {"timeliness": "label"})], q)
+
+
+@router.get("/steps", response_model=steps_.StepReport, responses={**DOC, **NOT_FOUND},
+            summary="Step statistics of one procedure version: waiting and overdue now, completed (late) in the "
+                    "period, median and 90th percentile working time, breach rate and its level, per BPMN task")
+def steps(q: StepParams, user: Reader, eiso: AppDep, session: SessionDep,
+          scope: ScopeQuery = None) -> Response | steps_.StepReport:
+    key = requested_scope(eiso, scope or [])
+    concerning_version(session, q.code, q.version, key, user)
+    report = steps_.step_report(session, user, q, key, _period(q, eiso), eiso.calendar, eiso.catalog,
+                                eiso.clock.now())
+    return _respond(report, "steps", report.tables(), q)
