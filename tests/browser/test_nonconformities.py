@@ -91,3 +91,23 @@ def test_a_nonconformity_from_open_to_closed_through_the_forms_with_its_audit_tr
     log = browser.site.api("GET", f"/audit?entity=nonconformity&entity_key={quote(key)}", role="auditor")
     assert [entry["action"] for entry in log["items"]] == list(STEPS)
     assert browser.errors() == []
+
+
+def test_a_session_that_expired_while_writing_keeps_the_forms_text(browser: Browser) -> None:
+    """The session ends while a correction is being written: submitting goes to sign-in, and after signing
+    in again the browser is back on the record with the text still in the form; nothing was recorded."""
+    browser.sign_in("iso_secretary")
+    key = open_record(browser)
+    text = "Đang viết dở: chuyển hồ sơ cho phó phòng, gọi điện cho người nộp"
+    fill(browser, {"correction": text})
+    browser.driver.delete_cookie("eiso_session")  # as if it had expired
+    browser.driver.find_element(By.CSS_SELECTOR, "#form-correction button[type=submit]").click()
+    token = browser.wait_for(By.ID, "f-token")
+    assert "/console/signin" in browser.driver.current_url
+    token.send_keys(browser.site.tokens["iso_secretary"])
+    browser.driver.find_element(By.CSS_SELECTOR, "form[action='/console/signin'] button[type=submit]").click()
+    browser.wait_for(By.ID, "nc-status")
+    assert browser.driver.current_url.endswith("/console/nonconformities/" + quote(key, safe=":"))
+    assert browser.driver.find_element(By.ID, "nc-status").get_attribute("data-status") == "open"
+    assert browser.driver.find_element(By.ID, "f-correction").get_attribute("value") == text
+    assert browser.errors() == []
