@@ -44,7 +44,7 @@ class TokenEndpoint:
 
 def _serve(endpoint: TokenEndpoint) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
             endpoint.seen.append(form)
