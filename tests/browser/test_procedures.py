@@ -57,6 +57,15 @@ def test_from_the_list_to_a_diagram_with_the_tables_numbers_and_a_steps_overdue_
         step = badge.find_element(By.XPATH, "ancestor::*[@data-container-id][1]").get_attribute("data-container-id")
         assert badge.text.replace(" ", "").replace("\n", "") == table[step][2].replace(" ", "").replace(".", "")
     assert sum(int(late.split("/")[1].replace(".", "")) for _, _, late in table.values()) > 0  # the month had work
+    # ... and they are the API's: GET /reports/steps for the same user, version and period
+    day = date.today().replace(day=1)
+    period = f"from={(day - timedelta(days=1)).replace(day=1).isoformat()}&to={day.isoformat()}"
+    version = browser.driver.current_url.split("/versions/")[1].split("?")[0]
+    api = browser.site.api("GET", f"/reports/steps?procedure={CODE}&version={version}&{period}", role="leader")
+    for step in api["steps"]:
+        shown = tuple(value.replace(".", "").replace(" ", "") for value in table[step["step"]])
+        assert shown == (str(step["waiting"]), str(step["overdue"]),
+                         f"{step['completed_late']}/{step['completed']}"), step
     watermark = browser.driver.find_element(By.CSS_SELECTOR, "#diagram .bjs-powered-by")
     assert watermark.is_displayed()
     assert browser.driver.find_element(By.CSS_SELECTOR, ".legend").is_displayed()
