@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.cli import api, cases, demo, events, metrics, procedures, worker
+from engine.cli import api, cases, catalogue, demo, events, metrics, procedures, worker
 from engine.cli.context import describe_error, get_app, parse_time
 from engine.cli.ingesting import ingest_stream
 from engine.cli.logs import configure_logging
@@ -25,6 +25,8 @@ log = logging.getLogger("eiso.watch")
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="eiso: ISO 9001 procedures as BPMN, held against the one-stop-shop's case events.")
 app.add_typer(procedures.app, name="procedures")
+app.add_typer(catalogue.app, name="catalogue")
+procedures.app.command("review")(catalogue.review_procedures)
 app.add_typer(cases.cases_app, name="cases")
 app.add_typer(cases.nc_app, name="nc")
 app.add_typer(events.app, name="events")

@@ -78,7 +78,8 @@ def test_the_wheel_carries_the_bundled_files(installed: tuple[Path, Path]) -> No
     assert {"engine/console/templates/base.html", "engine/console/static/console.css",
             "engine/console/static/vendor/bpmn-js/bpmn-modeler.production.min.js"} <= names
     assert {"engine/bundled/bpmn/eiso-iso-step.element-template.json", "engine/bundled/config/calendar-overrides.toml",
-            "engine/bundled/config/portal-steps.toml", "connectors/schemas/case-event.schema.json"} <= names
+            "engine/bundled/config/portal-steps.toml", "engine/bundled/config/catalogue-sample.csv",
+            "connectors/schemas/case-event.schema.json"} <= names
 
 
 def test_demo_deploy_and_version_run_from_another_directory(installed: tuple[Path, Path],
