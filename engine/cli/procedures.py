@@ -14,7 +14,8 @@ from engine.cli.context import get_app
 from engine.cli.output import Format, console, errors, print_rows
 from engine.core.agency import scope_agencies
 from engine.core.events import check_agency_code
-from engine.procedures.loader import ProcedureInvalid, validate_paths
+from engine.procedures.generate import StepTableError, generate_bpmn, parse_step_time, read_step_table
+from engine.procedures.loader import ProcedureInvalid, validate_paths, validate_source
 from engine.settings import EngineSettings
 from engine.store.audit import CLI_ROLE
 from engine.store.catalog import ProcedureCatalog, version_key
@@ -33,6 +34,52 @@ def validate(files: Annotated[list[Path], typer.Argument(help="BPMN files")]) ->
         errors.print(f"{len(failing)} problem(s) in {len({p.file for p in failing})} of {len(files)} file(s)")
         raise typer.Exit(1)
     errors.print(f"{len(files)} file(s) valid")
+
+
+@app.command("generate")
+def generate(
+    table: Annotated[Path, typer.Argument(help="The step table (.xlsx or .csv): Bước, Nội dung công việc, "
+                                              "Trách nhiệm, Thời gian, Kết quả[, Bước tiếp theo, Điều kiện]")],
+    code: Annotated[str, typer.Option("--code", help="The national procedure code, e.g. 1.001806")],
+    limit: Annotated[str | None, typer.Option("--limit", help="The statutory limit in working time, e.g. P10D "
+                                                             "(default: the table's total row, else the sum "
+                                                             "of its steps' times)")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="The procedure's name")] = None,
+    out: Annotated[Path | None, typer.Option("-o", "--output", help="The BPMN file to write "
+                                                                   "(default: TABLE with .bpmn)")] = None,
+) -> None:
+    """Draw a BPMN procedure from a published step table: a lane per unit, a task per step with its deadline;
+    nothing is written unless the result validates."""
+    try:
+        steps = read_step_table(table)
+    except StepTableError as err:
+        errors.print(str(err))
+        raise typer.Exit(1) from None
+    for warning in steps.warnings:
+        errors.print(f"warning: {warning}")
+    chosen = steps.total or steps.sum_duration
+    if limit is not None:
+        try:  # P10D, or as a table writes it: "10 ngày làm việc"
+            chosen = parse_step_time(limit)[0] or ""
+        except ValueError as err:
+            errors.print(f"--limit: {err}")
+            raise typer.Exit(1) from None
+    target = out or table.with_suffix(".bpmn")
+    try:
+        source = generate_bpmn(steps, code, chosen, name)
+    except StepTableError as err:
+        errors.print(str(err))
+        raise typer.Exit(1) from None
+    problems = validate_source(source, str(target))
+    for problem in problems:
+        print(str(problem))
+    if any(problem.is_error for problem in problems):
+        errors.print("nothing written: the generated procedure does not validate")
+        raise typer.Exit(1)
+    target.write_bytes(source)
+    lanes = len({step.unit for step in steps.steps})
+    errors.print(f"{target}: {len(steps.steps)} step(s) in {lanes} lane(s), statutory limit {chosen}"
+                 + ("" if limit else " (from the table's total)" if steps.total else " (the sum of the steps)"))
 
 
 Agencies = Annotated[list[str] | None, typer.Option(
