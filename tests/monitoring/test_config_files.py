@@ -124,14 +124,17 @@ def test_compose_secrets_are_required_and_listed_in_env_example() -> None:
 def _known_variables() -> set[str]:
     from connectors.settings import KafkaSettings
     from engine.api.settings import ApiSettings
+    from engine.console.settings import ConsoleSettings
     from engine.settings import CalendarSettings, DatabaseSettings, EngineSettings
     from monitoring.settings import MonitoringSettings
 
     known = {"EISO_DEBUG"}
     for settings in (KafkaSettings, ApiSettings, CalendarSettings, DatabaseSettings, EngineSettings,
-                     MonitoringSettings):
+                     MonitoringSettings, ConsoleSettings):
         prefix = settings.model_config.get("env_prefix", "")
-        known |= {f"{prefix}{name}".upper() for name in settings.model_fields}
+        for name, field in settings.model_fields.items():
+            aliases = getattr(field.validation_alias, "choices", None) or []
+            known |= {f"{prefix}{name}".upper(), *(str(alias).upper() for alias in aliases)}
     return known
 
 
