@@ -224,3 +224,63 @@ def test_an_unsaved_drawing_survives_a_reload_in_the_same_tab(browser: Browser) 
     browser.driver.find_element(By.ID, "draft-restore").click()
     browser.wait_until(lambda d: d.find_element(By.ID, "p-procedure-code").get_attribute("value") == "1.009999")
     assert browser.errors() == []
+
+
+def _type(browser: Browser, element_id: str, text: str) -> None:
+    field = browser.driver.find_element(By.ID, element_id)
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(text)
+
+
+def test_a_process_owner_draws_a_new_procedure_and_deploys_it(browser: Browser) -> None:
+    """From the blank procedure: name and code it, append a second step with the editor's own tools, set each
+    step's allowance and unit in the ISO step panel, validate, deploy for the owner's agency: version 1."""
+    code = "9.777001"
+    browser.sign_in("process_owner")
+    browser.open("/console/modeller")
+    browser.wait_for(By.CSS_SELECTOR, "#modeller[data-ready='true']", timeout=30)
+    _type(browser, "p-process-name", "Cấp giấy xác nhận (thử nghiệm)")
+    _type(browser, "p-procedure-code", code)
+    _type(browser, "p-statutory-limit", "P3D")
+    wait_text(browser, "c-statutory-limit", "24,0")
+    # the blank procedure's step
+    browser.driver.find_element(By.CSS_SELECTOR, "g.djs-element[data-element-id='handle_dossier']").click()
+    browser.wait_until(lambda d: d.find_element(By.ID, "panel-task").is_displayed())
+    _type(browser, "p-task-name", "Tiếp nhận hồ sơ")
+    _type(browser, "p-deadline", "P0.5D")
+    _type(browser, "p-unit", "Bộ phận Một cửa")
+    browser.driver.find_element(By.ID, "p-unit").send_keys(Keys.TAB)  # leaving the field keeps its value
+    # a second step, appended with the context pad as a person draws it
+    browser.driver.execute_script(  # the editor's context pad of the step, as selecting it on the canvas opens it
+        "var m = document.getElementById('modeller').eisoModeler, e = m.get('elementRegistry').get('handle_dossier');"
+        "m.get('selection').select(e); m.get('contextPad').open(e, true);")
+    browser.wait_for(By.CSS_SELECTOR, ".djs-context-pad .entry[data-action='append.append-task']").click()
+    browser.wait_until(lambda d: d.find_element(By.ID, "panel-task").is_displayed()
+                       and d.find_element(By.ID, "p-task-name").get_attribute("value") == "")
+    _type(browser, "p-task-name", "Thẩm định hồ sơ")
+    _type(browser, "p-deadline", "P2D")
+    _type(browser, "p-unit", "Chuyên viên thụ lý")
+    browser.driver.find_element(By.ID, "p-unit").send_keys(Keys.TAB)
+    wait_text(browser, "c-deadline", "16,0")
+    # joined to the end in place of the first step's old flow (the editor's own modeling commands)
+    browser.driver.execute_script(
+        "var m = document.getElementById('modeller').eisoModeler, r = m.get('elementRegistry');"
+        "var first = r.get('handle_dossier'), mod = m.get('modeling');"
+        "var old = first.outgoing.filter(function (c) { return c.target.type === 'bpmn:EndEvent'; })[0];"
+        "var added = first.outgoing.filter(function (c) { return c.target.type !== 'bpmn:EndEvent'; })[0].target;"
+        "var end = old.target; mod.removeElements([old]); mod.connect(added, end);")
+    browser.driver.find_element(By.ID, "do-validate").click()
+    wait_text(browser, "problems-summary", "không có lỗi")
+    agencies = browser.driver.find_element(By.ID, "f-agencies")
+    assert agencies.get_attribute("value") == "000.00.12.H10"  # the owner's own agency, by default
+    browser.driver.find_element(By.ID, "do-deploy").click()
+    browser.wait_for(By.CSS_SELECTOR, "#deploy-result .success", timeout=30)
+    listed = browser.site.api("GET", f"/procedures?code={code}", role="admin")
+    assert [(v["version"], v["scope"]) for v in listed] == [(1, "000.00.12.H10")]
+    stored = download(browser, f"/procedures/{code}/versions/1/bpmn?agency=000.00.12.H10")
+    assert [p for p in validate_source(stored, "new.bpmn") if p.is_error] == []
+    found = properties(stored)
+    steps = sorted((p.get("deadline", ""), p.get("unit", "")) for p in found.values() if "deadline" in p)
+    assert steps == [("P0.5D", "Bộ phận Một cửa"), ("P2D", "Chuyên viên thụ lý")]
+    assert any(p.get("procedureCode") == code and p.get("statutoryLimit") == "P3D" for p in found.values())
+    assert browser.errors() == []
