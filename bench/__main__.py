@@ -9,7 +9,8 @@ After ``eval "$(scripts/services up)"``:
 Runs, in order: throughput (``bench/kafka_throughput.py``: the ceiling, the naive store and
 the worker on one stream), the million-case data set (``bench/dataset.py``, by COPY), the
 deadline watcher on it (``bench/watcher_latency.py``), the API on it with 20 clients
-(``bench/api_latency.py``), and the worker's memory with 100,000 active cases
+(``bench/api_latency.py``), the console's pages on it with 20 clients (``bench/console_pages.py``), and the
+worker's memory with 100,000 active cases
 (``bench/worker_memory.py``). A benchmark, not a test: it prints what it measured.
 """
 
@@ -25,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import api_latency, dataset, kafka_throughput, watcher_latency, worker_memory  # noqa: E402
+from bench import api_latency, console_pages, dataset, kafka_throughput, watcher_latency, worker_memory  # noqa: E402
 from bench.environment import drop_database, machine  # noqa: E402
 
 # The memory run keeps the default cache only (about 15 minutes); bench/worker_memory.py compares
@@ -54,6 +55,10 @@ def run(sizes: dict[str, Any], base: str, bootstrap: str, log: Any = print) -> l
         log("API with 20 clients, back to back and at 1 request/s each ...")
         rows += api_latency.summary(cases=sizes["cases"], url=large.url, seconds=sizes["seconds"], base=base)
         rows += api_latency.summary(cases=sizes["cases"], url=large.url, seconds=sizes["seconds"], base=base, rate=1)
+        log("console pages with 20 clients, back to back and at 1 page/s each ...")
+        rows += console_pages.summary(cases=sizes["cases"], url=large.url, seconds=sizes["seconds"], base=base)
+        rows += console_pages.summary(cases=sizes["cases"], url=large.url, seconds=sizes["seconds"], base=base,
+                                      rate=1)
     finally:
         drop_database(large.url)
         drop_database(small.url)
