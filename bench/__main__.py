@@ -55,10 +55,10 @@ def run(sizes: dict[str, Any], base: str, bootstrap: str, log: Any = print) -> l
         log("API with 20 clients, back to back and at 1 request/s each ...")
         rows += api_latency.summary(cases=sizes["cases"], url=large.url, seconds=sizes["seconds"], base=base)
         rows += api_latency.summary(cases=sizes["cases"], url=large.url, seconds=sizes["seconds"], base=base, rate=1)
-        log("console pages with 20 clients, back to back and at 1 page/s each ...")
+        log("console pages with 20 clients, back to back and at a page every 5 s each ...")
         rows += console_pages.summary(cases=sizes["cases"], url=large.url, seconds=sizes["seconds"], base=base)
         rows += console_pages.summary(cases=sizes["cases"], url=large.url, seconds=sizes["seconds"], base=base,
-                                      rate=1)
+                                      rate=0.2)
     finally:
         drop_database(large.url)
         drop_database(small.url)

@@ -21,10 +21,11 @@ nonconformity of its scope, the attainment and bottleneck reports for the data s
 Latencies are client-side (request sent to page read, keep-alive), recorded after ``--warmup`` seconds; each
 client's first answer of each page (the console's counts not yet kept: ``Recent`` of the procedures pages) is
 also shown apart, with p99 per kind of user. A request still running at the end is waited for (a report over a
-million cases takes minutes), and every page is asked for at least once. Back to back, 20 clients measure the
-process's throughput (latency = clients / throughput); paced, a page's latency under that load. The server
-gets one database connection per client (EISO_DATABASE_POOL_SIZE). A page whose route the console does not
-have (yet) is skipped and named; ``--without`` leaves pages out. A benchmark, not a test: no threshold.
+million cases takes minutes), and a page not answered yet is asked for once more, so that each has a figure.
+Back to back, 20 clients measure the process's throughput (latency = clients / throughput); paced, a page's
+latency under that load. The server gets one database connection per client (EISO_DATABASE_POOL_SIZE). A page
+whose route the console does not have (yet) is skipped and named; ``--without`` leaves pages out. A benchmark,
+not a test: no threshold.
 """
 
 from __future__ import annotations
@@ -267,21 +268,24 @@ def _path(client: Client, page: str, rng: random.Random) -> str:
 
 def drive(client: Client, http: httpx.Client, pages: tuple[str, ...], until: float, record_from: float,
           rng: random.Random, rate: float) -> None:
-    """Every page in turn, back to back or ``rate`` a second, until ``until`` and at least once each; answers
-    from ``record_from`` on are recorded (and one of each page even if it began after ``until``)."""
+    """Every page in turn, back to back or ``rate`` a second, until ``until``; answers from ``record_from`` on
+    are recorded, and after ``until`` one more round asks for each page that has none yet."""
     pages = tuple(page for page in pages if page in client.pages())
     if not pages:
         return
     turn = rng.randrange(len(pages))
-    asked = 0
+    late = 0  # requests begun after ``until``: at most one round, for the pages not recorded yet
     next_at = time.perf_counter() + (rng.random() / rate if rate else 0)
-    while time.perf_counter() < until or asked < len(pages):
+    while time.perf_counter() < until or (late < len(pages) and any(p not in client.samples for p in pages)):
+        page = pages[turn % len(pages)]
+        turn += 1
+        if time.perf_counter() >= until:
+            late += 1
+            if page in client.samples:
+                continue
         if rate:
             time.sleep(max(0.0, next_at - time.perf_counter()))
             next_at = max(next_at + 1 / rate, time.perf_counter())
-        page = pages[turn % len(pages)]
-        turn += 1
-        asked += 1
         path = _path(client, page, rng)
         begun = time.perf_counter()
         try:

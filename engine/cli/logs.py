@@ -34,6 +34,23 @@ class MissingTopicNotice(logging.Filter):
         return True
 
 
+class OneLineLibraryErrors(logging.Filter):
+    """A library's error logged with its traceback (kafka-python 3 logs a socket read racing its own close at
+    shutdown with ``log.exception``) becomes one line, the exception's type and message after the text: the
+    traceback is the library's business, shown at DEBUG only. eiso's own errors keep theirs."""
+
+    LIBRARIES = ("kafka",)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".")[0] in self.LIBRARIES and record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            record.msg = f"{record.getMessage()} ({type(error).__name__}: {error})"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def configure_logging(level: str) -> None:
     """The process's logging at ``level`` (DEBUG, INFO, WARNING...): SpiffWorkflow's per-task lines
     (``spiff.task: State changed to ...``, thousands per simulated month) only at DEBUG; kafka-python's
@@ -43,6 +60,10 @@ def configure_logging(level: str) -> None:
     debug = logging.getLevelName(name) == logging.DEBUG
     logging.getLogger("spiff").setLevel(logging.DEBUG if debug else logging.WARNING)
     logging.getLogger("kafka").setLevel(logging.WARNING)  # even at DEBUG: every fetch would be a line
+    if not debug:
+        for handler in logging.getLogger().handlers:
+            if not any(isinstance(f, OneLineLibraryErrors) for f in handler.filters):
+                handler.addFilter(OneLineLibraryErrors())
     cluster = logging.getLogger("kafka.cluster")
     if not any(isinstance(f, MissingTopicNotice) for f in cluster.filters):
         cluster.addFilter(MissingTopicNotice())
