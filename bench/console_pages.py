@@ -21,7 +21,8 @@ nonconformity of its scope, the attainment and bottleneck reports for the data s
 Latencies are client-side (request sent to page read, keep-alive), recorded after ``--warmup`` seconds; each
 client's first answer of each page (the console's counts not yet kept: ``Recent`` of the procedures pages) is
 also shown apart, with p99 per kind of user. A request still running at the end is waited for (a report over a
-million cases takes minutes), and a page not answered yet is asked for once more, so that each has a figure.
+million cases took minutes before migration 0015), and a page not answered yet is asked for once more, so that
+each has a figure.
 Back to back, 20 clients measure the process's throughput (latency = clients / throughput); paced, a page's
 latency under that load. The server gets one database connection per client (EISO_DATABASE_POOL_SIZE). A page
 whose route the console does not have (yet) is skipped and named; ``--without`` leaves pages out. A benchmark,
@@ -79,7 +80,7 @@ KEYS = {"home": HOME, "procedures": PROCEDURES, "version": VERSION, "overdue": O
         "cases-overdue": CASES_OVERDUE, "cases-agency": CASES_AGENCY, "case": CASE, "worklist": WORKLIST,
         "record": RECORD, "attainment": ATTAINMENT, "bottlenecks": BOTTLENECKS, "audit": AUDIT}
 GOAL_MS = 300.0
-TIMEOUT = 900.0  # seconds: a report over every agency's million cases takes minutes (BENCHMARKS.md)
+TIMEOUT = 900.0  # seconds: a report over every agency's million cases took minutes before 0015 (BENCHMARKS.md)
 DEPARTMENT = "000.00.12.H10"
 SECRETARY, DISTRICT, DEPARTMENT_LEADER, ADMIN = "secretary", "district leader", "department leader", "admin"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

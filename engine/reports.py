@@ -24,13 +24,15 @@ from engine.reporting.labels import HEADINGS
 from engine.reporting.period import Period
 from engine.reporting.steps import hours, p90, worked
 from engine.store.catalog import ProcedureCatalog
+from engine.store.sources import source_clause
 from engine.store.tables import CaseRow, CaseStepRow, NonconformityRow
 
 __all__ = ["HEADINGS", "Period", "build_report"]
 
 
 def build_report(engine: Engine, catalog: ProcedureCatalog, calendar: Calendar, period: Period, objective: float,
-                 agency: str | None = None, procedure: str | None = None) -> dict[str, Any]:
+                 agency: str | None = None, procedure: str | None = None, source: str = "all") -> dict[str, Any]:
+    """``source`` selects the nonconformities counted: live, history (replayed), history:<import id> or all."""
     with Session(engine) as session:
         cases = _filtered(session, select(CaseRow), CaseRow, agency, procedure)
         steps = _filtered(session, select(CaseStepRow).where(
@@ -39,6 +41,7 @@ def build_report(engine: Engine, catalog: ProcedureCatalog, calendar: Calendar, 
         ncs = _filtered(session, select(NonconformityRow).where(
             col(NonconformityRow.detected_at) >= period.start, col(NonconformityRow.detected_at) < period.end,
             col(NonconformityRow.status) != NonconformityStatus.RETRACTED,
+            *_sources(source),
         ), NonconformityRow, agency, procedure)
     groups: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for case in cases:
@@ -55,6 +58,11 @@ def build_report(engine: Engine, catalog: ProcedureCatalog, calendar: Calendar, 
         "steps": _step_rows(steps, catalog, calendar),
         "nonconformities": _nc_rows(ncs),
     }
+
+
+def _sources(source: str) -> list[Any]:
+    clause = source_clause(col(NonconformityRow.source), source)
+    return [] if clause is None else [clause]
 
 
 def _filtered(session: Session, query: Any, table: Any, agency: str | None, procedure: str | None) -> list[Any]:

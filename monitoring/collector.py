@@ -24,10 +24,13 @@ from engine.core.clock import Clock
 from engine.core.nonconformities import CASE_LATE, CASE_OVERDUE, STEP_LATE, STEP_OVERDUE
 from engine.core.states import OPEN_STATUSES, StepStatus
 from engine.reporting import ontime
+from engine.reporting.conformance import ConformanceTables
 from engine.reporting.period import month_of
 from engine.reporting.steps import step_overdue
 from engine.store.catalog import ProcedureCatalog
 from engine.store.tables import CaseRow, CaseStepRow, NonconformityRow
+from monitoring.conformance import ConformingRatio
+from monitoring.conformance import family as conforming_family
 from monitoring.labels import Labels
 
 log = logging.getLogger("eiso.monitoring")
@@ -56,6 +59,7 @@ class DatabaseCollector(Collector):
         self.clock = clock
         self.objective = objective
         self._seen: set[tuple[str, str]] = set()  # (agency, procedure) pairs whose missed series exist
+        self._conforming = ConformingRatio(ConformanceTables(CASES, STEPS, NCS), calendar, catalog, self.labels)
 
     def describe(self) -> list[Metric]:
         # names only: registering must not query
@@ -113,6 +117,7 @@ class DatabaseCollector(Collector):
             "allowance": g("eiso_step_allowance_working_hours", "Each step's time allowance in the newest version "
                            "in force of its procedure for each scope (`*`: every agency; else the agencies of the "
                            "deployment)", labels=["procedure", "scope", "step"]),
+            "conforming": conforming_family(),
             "objective": g("eiso_quality_objective", "Share of cases to resolve early or on time "
                            "(EISO_QUALITY_OBJECTIVE)"),
         }
@@ -143,6 +148,7 @@ class DatabaseCollector(Collector):
             f["steps_open"].add_metric(list(key3), open_steps[key3])
             f["steps_overdue"].add_metric(list(key3), late_steps[key3])
         self._month(conn, f, now)
+        self._conforming.fill(conn, f["conforming"], now)
         # Every agency and procedure with open work (or seen before by this exporter) gets its series at zero,
         # so that the first miss is an increase; no scan of every case ever received at each scrape.
         self._seen |= set(open_cases)

@@ -166,6 +166,13 @@ def procedure_view() -> dict[str, Any]:
         panel("Steps completed in the period", "bargauge",
               prom(f"round(sum by (procedure) (increase(eiso_step_working_hours_count{{{where}}}[$__range])))",
                    "{{procedure}}"), w=12),
+        panel("Cases that followed the procedure (closed this month)", "bargauge",
+              prom(f"max without (instance, job) (eiso_cases_conforming_ratio{{{where}}})",
+                   "{{agency}} {{procedure}}"), w=24, unit="percentunit", decimals=1,
+              thresholds=[(None, "red"), (0.8, "orange"), (0.95, "green")],
+              description="Per agency and procedure, the share of the cases closed this month (calendar zone) that "
+                          "followed the procedure: they fit its model by token-based replay, with no step skipped, "
+                          "out of order or repeated and no activity outside it (eiso conformance CODE shows which)."),
         panel("Steps completed late (all time)", "table", sql(f"""
               SELECT agency, procedure, step, completed, late, mean_delay_working_hours
               FROM v_step_timeliness WHERE {SQL_PROCEDURE} AND {SQL_AGENCY}

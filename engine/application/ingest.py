@@ -22,12 +22,14 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from engine.application import watch as watching
+from engine.application.agency_codes import AgencyCodes, as_applied, follow, journal_payload
 from engine.application.outcomes import CONFLICT_REASON, CaseBusy, Outcome
 from engine.application.ports import CaseStore, CaseTransaction, Clock, Procedures
 from engine.core.calendar import Calendar, WorkingTimeOutOfRange
 from engine.core.events import CASE_RECEIVED, CaseEvent, EventInvalid, parse_event, parse_event_line
 from engine.core.handling import CaseHandler
 from engine.core.states import EventOutcome
+from engine.store.agencies import load_history
 from engine.store.case_store import ParkedFilter, SqlCaseStore
 from engine.store.cases import LiveCase, StaleCase
 from engine.store.outbox import DeadLetter, Outbox
@@ -50,7 +52,7 @@ class CaseService:
 
     def __init__(self, engine: Engine | None, catalog: Procedures, calendar: Calendar, clock: Clock,
                  cache_size: int = 20_000, snapshot_every: int = 16, outbox: Outbox | None = None,
-                 store: CaseStore | None = None):
+                 store: CaseStore | None = None, agency_codes: AgencyCodes | None = None):
         if store is None:
             if engine is None:
                 raise ValueError("a CaseService needs a database engine or a store")
@@ -68,6 +70,8 @@ class CaseService:
         self.apply_attempts = APPLY_ATTEMPTS
         self.parked_page = PARKED_PAGE
         self._cache: OrderedDict[str, LiveCase] = OrderedDict()
+        # The agency code history (engine.application.agency_codes): the store's, or none without a database.
+        self.agency_codes = agency_codes or AgencyCodes((lambda: load_history(engine)) if engine is not None else None)
 
     @property
     def with_messages(self) -> bool:
@@ -229,9 +233,12 @@ class CaseService:
             return outcome, None
         return result
 
-    def _apply_on(self, tx: CaseTransaction, writes: Writes, event: CaseEvent, live: LiveCase | None,
+    def _apply_on(self, tx: CaseTransaction, writes: Writes, sent: CaseEvent, live: LiveCase | None,
                   parked_id: int | None) -> tuple[Outcome, LiveCase | None]:
+        """Apply ``sent`` (the event as sent) under the agency code standing for its own when it occurred
+        (``engine.application.agency_codes``); duplicates, parking and refusals keep it as sent."""
         now = writes.now
+        event = sent
         known, recorded = writes.recorded(event.event_id)
         if not known and writes.asks_database():
             prior = tx.recorded(event.event_id, include_parked=parked_id is None)
@@ -247,16 +254,18 @@ class CaseService:
             known, live = writes.prefetched_case(event.case_id)
             if not known:
                 live = tx.load_case(event.case_id, self.catalog, self.calendar)
+        moved, event = self._under_current_code(sent, live)
         if live is not None:
             refusal = live.handler.refusal(event)
             if refusal is not None:
-                return self._refuse_on(tx, writes, event, refusal, "case check", parked_id), live
+                return self._refuse_on(tx, writes, sent, refusal, "case check", parked_id), live
         if live is None:
             found = None if event.type != CASE_RECEIVED else self.catalog.in_force(event.procedure,
                                                                                     event.occurred_at, event.agency)
             if found is None:
                 reason = (f"case {event.case_id} has not been received" if event.type != CASE_RECEIVED
                           else f"procedure {event.procedure} is not deployed")
+                event = sent  # parked as sent: its code is resolved when it is applied
                 if parked_id is None:
                     tx.park(event, reason, now)
                 else:
@@ -271,13 +280,17 @@ class CaseService:
                                **_about(event)), None
             version, procedure = found
             handler, applied = CaseHandler.receive(event, procedure, version, self.calendar)
+            if event.agency != sent.agency:
+                handler.case.agency_original = sent.agency
             live = LiveCase(handler, event_count=0, since_snapshot=0, is_new=True)
         else:
             applied = live.handler.apply(event)
         index = writes.journal_row(event_id=event.event_id, case_id=event.case_id, type_=event.type,
-                                   occurred_at=event.occurred_at, payload=event.to_dict(), notes=applied.notes,
-                                   fingerprint=event.fingerprint())
+                                   occurred_at=event.occurred_at, payload=journal_payload(event, sent),
+                                   notes=applied.notes, fingerprint=sent.fingerprint())
         writes.case(live, index, self.snapshot_every)
+        if moved:  # the case's records carry its new code, the unchanged ones too
+            writes.nonconformity_records(list(live.case.nonconformities.values()), with_messages=False)
         writes.nonconformity_records(list(applied.nonconformities.values()), with_messages=self.with_messages)
         if self.outbox is not None:
             writes.acks.append(self.outbox.ack_row(
@@ -289,6 +302,14 @@ class CaseService:
                           applied.step, tuple(applied.nonconformities.values()), timings=tuple(applied.timings),
                           **_about(event))
         return outcome, live
+
+    def _under_current_code(self, sent: CaseEvent, live: LiveCase | None) -> tuple[bool, CaseEvent]:
+        """Whether the case moved to a successor code, and the event as applied (``agency_codes``)."""
+        history = self.agency_codes.history()
+        if live is None:
+            return False, as_applied(sent, history)
+        moved = follow(live, history, sent.occurred_at)
+        return moved, as_applied(sent, history, live.case.agency, live.case.agency_original)
 
     def _refuse_on(self, tx: CaseTransaction, writes: Writes, event: CaseEvent, reason: str, source: str,
                    parked_id: int | None, conflict: bool = False) -> Outcome:
@@ -341,6 +362,10 @@ class CaseService:
                     observer(outcome)
                 except Exception:  # measurement must not break the engine; say so and go on
                     log.exception("observer %r failed on the outcome of %s", observer, outcome.event_id)
+
+    def follow_agency(self, live: LiveCase, at: datetime) -> bool:
+        """Move a case to the agency code standing for its own at ``at`` (the watcher's pass)."""
+        return follow(live, self.agency_codes.history(), at)
 
     def cached(self, case_id: str) -> LiveCase | None:
         """The case held in memory, taken out of the cache (put back by ``remember`` once written)."""

@@ -51,6 +51,8 @@ class Watched(Protocol):
 
     def cached(self, case_id: str) -> LiveCase | None: ...
 
+    def follow_agency(self, live: LiveCase, at: datetime) -> bool: ...
+
     def remember(self, live: LiveCase) -> None: ...
 
     def forget(self, case_id: str) -> None: ...
@@ -109,6 +111,7 @@ def _tick(cases: Watched, case_id: str, at: datetime) -> list[Nonconformity]:
             live = tx.load_case(case_id, cases.catalog, cases.calendar)
         if live is None:
             return []
+        moved = cases.follow_agency(live, at)  # an agency code closed meanwhile: rows follow its successor
         applied = live.handler.tick(at)
         flagged = _flagged_running_steps(live)
         if not applied.nonconformities:
@@ -122,6 +125,8 @@ def _tick(cases: Watched, case_id: str, at: datetime) -> list[Nonconformity]:
         index = writes.journal_row(event_id=f"watch:{case_id}:{at.isoformat()}", case_id=case_id,
                                    type_=WATCH_TICK, occurred_at=at, payload={"at": at.isoformat()}, notes=[])
         writes.case(live, index, cases.snapshot_every)
+        if moved:
+            writes.nonconformity_records(list(live.case.nonconformities.values()), with_messages=False)
         writes.nonconformity_records(list(applied.nonconformities.values()), with_messages=cases.with_messages)
         tx.flush(writes)
     cases.remember(live)

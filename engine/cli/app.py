@@ -12,8 +12,10 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.cli import api, cases, catalogue, demo, events, metrics, procedures, worker
+from engine.cli import agencies, api, cases, catalogue, demo, events, metrics, procedures, worker
+from engine.cli.conformance import conformance as conformance_command
 from engine.cli.context import describe_error, get_app, parse_time
+from engine.cli.history import app as history_app
 from engine.cli.ingesting import ingest_stream
 from engine.cli.logs import configure_logging
 from engine.cli.output import Format, console, errors, fail, print_csv, print_error, print_json, print_table
@@ -26,6 +28,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
                   help="eiso: ISO 9001 procedures as BPMN, held against the one-stop-shop's case events.")
 app.add_typer(procedures.app, name="procedures")
 app.add_typer(catalogue.app, name="catalogue")
+app.add_typer(agencies.app, name="agencies")
 procedures.app.command("review")(catalogue.review_procedures)
 app.add_typer(cases.cases_app, name="cases")
 app.add_typer(cases.nc_app, name="nc")
@@ -40,6 +43,8 @@ app.command("publisher")(worker.publisher)
 app.command("serve")(api.serve)
 app.add_typer(api.users_app, name="users")
 app.add_typer(metrics.metrics_app, name="metrics")
+app.add_typer(history_app, name="history")
+app.command("conformance")(conformance_command)
 
 
 def _print_version(value: bool) -> None:

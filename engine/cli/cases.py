@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from engine.cli.conformance import CONFORMANCE_TABLES, conformance_section, print_conformance
 from engine.cli.context import get_app, parse_time
 from engine.cli.output import Format, fail, print_csv, print_json, print_table
 from engine.reporting.formats import Language
@@ -15,6 +16,7 @@ from engine.reporting.labels import LABELS
 from engine.reporting.tables import Table
 from engine.reports import Period, build_report
 from engine.store.queries import Presenter, case_detail, nonconformity_list
+from engine.store.sources import check_source
 
 cases_app = typer.Typer(no_args_is_help=True, help="Cases (dossiers) and their process control slips.")
 nc_app = typer.Typer(no_args_is_help=True, help="Nonconformities raised by the engine.")
@@ -55,11 +57,15 @@ def nc_list(
     limit: Annotated[int | None, typer.Option("--limit")] = None,
     include_retracted: Annotated[bool, typer.Option(
         "--all", help="Also the overdue records retracted by the engine (the step or case was not late)")] = False,
+    source: Annotated[str, typer.Option("--source", help="live, history (replayed by eiso history import), "
+                                        "history:<import id>, or all")] = "all",
 ) -> None:
     """Nonconformities, oldest first."""
     eiso = get_app()
+    _check_source(source)
     rows = nonconformity_list(eiso.engine, Presenter(eiso.calendar), type_=type_, case_id=case_id, agency=agency,
-                              procedure=procedure, status=status, limit=limit, include_retracted=include_retracted)
+                              procedure=procedure, status=status, limit=limit, include_retracted=include_retracted,
+                              source=source)
     if output is Format.json:
         print_json(rows)
     elif output is Format.csv:
@@ -78,8 +84,11 @@ def report(
     output: Annotated[Format, typer.Option("--format")] = Format.table,
     lang: Annotated[Language, typer.Option("--lang", help="Words (headings, types, yes/no, totals) and the "
                                            "decimal mark of percentages: Vietnamese or English")] = Language.vi,
-    section: Annotated[str, typer.Option("--section", help="CSV only: groups, steps or nonconformities")
+    section: Annotated[str, typer.Option("--section", help="CSV only: groups, steps, nonconformities, "
+                                                     "conformance, deviations or variants")
                        ] = "groups",
+    source: Annotated[str, typer.Option("--source", help="Nonconformities counted: live (default), history "
+                                        "(replayed by eiso history import), history:<import id>, or all")] = "live",
 ) -> None:
     """Timeliness per agency and procedure, step times against allowances, nonconformities by type."""
     eiso = get_app()
@@ -88,16 +97,19 @@ def report(
     period_end = parse_time(end, "--to") if end else now
     period_start = parse_time(start, "--from") if start else local_now.replace(day=1, hour=0, minute=0, second=0,
                                                                                microsecond=0)
-    print_report(eiso, period_start, period_end, agency, procedure, objective, output, lang, section)
+    print_report(eiso, period_start, period_end, agency, procedure, objective, output, lang, section, source)
 
 
 def print_report(eiso: Any, start: datetime, end: datetime, agency: str | None, procedure: str | None,
-                 objective: float | None, output: Format, lang: Language, section: str = "groups") -> None:
+                 objective: float | None, output: Format, lang: Language, section: str = "groups",
+                 source: str = "live") -> None:
     if end <= start:
         fail("the period's end must be after its start")
+    _check_source(source)
     data = build_report(eiso.engine, eiso.catalog, eiso.calendar, Period(start, end),
                         objective if objective is not None else eiso.settings.engine.quality_objective,
-                        agency=agency, procedure=procedure)
+                        agency=agency, procedure=procedure, source=source)
+    data["conformance"] = conformance_section(eiso, Period(start, end), agency, procedure)
     if output is Format.json:
         print_json(data)  # for machines: codes, raw ratios, true/false, "*" totals
         return
@@ -109,9 +121,12 @@ def print_report(eiso: Any, start: datetime, end: datetime, agency: str | None, 
         "nonconformities": Table("nonconformities", ["type", "count"], data["nonconformities"], {"type": "label"}),
     }
     if output is Format.csv:
+        if section in CONFORMANCE_TABLES:
+            print_conformance(data["conformance"], lang, output, section)
+            return
         chosen = tables.get(section)
         if chosen is None:
-            fail("--section must be groups, steps or nonconformities")
+            fail("--section must be groups, steps, nonconformities, conformance, deviations or variants")
             return
         print_csv(_rendered(chosen, labels), chosen.columns, labels.headings)
         return
@@ -124,6 +139,14 @@ def print_report(eiso: Any, start: datetime, end: datetime, agency: str | None, 
         rows = [{c: labels.decimal(v) if isinstance(v, float) else v for c, v in row.items()}
                 for row in _rendered(table, labels)]
         print_table(rows, table.columns, title=titles[name], headings=labels.headings)
+    print_conformance(data["conformance"], lang)
+
+
+def _check_source(source: str) -> None:
+    try:
+        check_source(source)
+    except ValueError as err:
+        fail(f"--source: {err}")
 
 
 REPORT_GROUP_COLUMNS = ["agency", "procedure", "received", "resolved", "early", "on_time", "late", "open_overdue",

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from engine.application.catalogue import CatalogueFileError, import_catalogue, review
+from engine.application.catalogue import CatalogueFileError, import_catalogue
+from engine.application.procedure_review import review_rows
 from engine.cli.context import get_app, parse_time
 from engine.cli.output import Format, errors, print_rows
 from engine.store.catalogue import catalogue_entries
@@ -73,11 +74,9 @@ def review_procedures(
     of the change."""
     eiso = get_app()
     when = (parse_time(at, "--at") if at else eiso.clock.now()).astimezone(eiso.calendar.zone)
-    findings = review(eiso.catalog.versions(), catalogue_entries(eiso.engine), when)
-    rows = [{"kind": f.kind, "code": f.code, "changed_on": f.changed_on.isoformat(), "version": f.version,
-             "scope": f.scope, "deployed_limit": f.deployed_limit, "catalogue_limit": f.catalogue_limit,
-             "detail": f.detail} for f in findings]
+    # the same rows as GET /reports/procedure-review
+    rows = review_rows(eiso.catalog.versions(), catalogue_entries(eiso.engine), when)
     print_rows(rows, output, ["kind", "code", "changed_on", "version", "deployed_limit", "catalogue_limit",
                               "detail"])
-    if not findings:
+    if not rows:
         errors.print("the deployed procedures agree with the catalogue")

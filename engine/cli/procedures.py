@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from engine.application import procedures
+from engine.cli import migrating
 from engine.cli.context import get_app
 from engine.cli.output import Format, console, errors, print_rows
 from engine.core.agency import scope_agencies
@@ -200,3 +201,7 @@ def retire(code: str, version: int, agency: Agencies = None, actor: Actor = None
         errors.print(f"procedure {key} not found: no such version for these agencies")
         raise typer.Exit(1)
     errors.print(f"procedure {key} retired" if retirement.changed else f"procedure {key} was already retired")
+
+
+# ``eiso procedures migrate``: its own module (engine/cli/migrating.py), registered here with the others.
+app.command("migrate")(migrating.command(_actor))

@@ -33,7 +33,18 @@ from engine.console.cookies import SESSION as COOKIE
 from engine.console.cookies import SIGNIN as SIGNIN_COOKIE
 from engine.console.cookies import secure
 from engine.console.i18n import Translator, language_of
-from engine.console.pages import audit, cases, home, modeller, nonconformities, procedures, reports, signin
+from engine.console.pages import (
+    audit,
+    cases,
+    home,
+    migration,
+    modeller,
+    nonconformities,
+    procedures,
+    reports,
+    review,
+    signin,
+)
 from engine.console.render import page
 from engine.console.sessions import find_session
 from engine.console.settings import ConsoleSettings
@@ -42,7 +53,7 @@ log = logging.getLogger("eiso.console")
 
 PREFIX = "/console"
 ROUTERS = (signin.router, home.router, procedures.router, cases.router, nonconformities.router, reports.router,
-           audit.router, modeller.router)
+           audit.router, modeller.router, migration.router, review.router)
 # No inline script anywhere: a page's data travels in data- attributes or JSON script blocks.
 # bpmn-js styles its SVG through style attributes, hence 'unsafe-inline' for styles only.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "

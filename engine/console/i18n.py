@@ -14,13 +14,24 @@ from types import ModuleType
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from engine.console.messages import audit, cases, common, modeller, nonconformities, procedures, reports
+from engine.console.messages import (
+    audit,
+    cases,
+    common,
+    migration,
+    modeller,
+    nonconformities,
+    procedures,
+    reports,
+    review,
+)
 
 log = logging.getLogger("eiso.console")
 
 Language = Literal["vi", "en"]
 LANGUAGES: tuple[Language, ...] = ("vi", "en")
-AREAS: tuple[ModuleType, ...] = (common, procedures, cases, nonconformities, reports, audit, modeller)
+AREAS: tuple[ModuleType, ...] = (common, procedures, cases, nonconformities, reports, audit, modeller, migration,
+                                  review)
 
 
 def _merged(attribute: str) -> dict[str, str]:

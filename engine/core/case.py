@@ -123,6 +123,9 @@ class Case:
     last_event_at: datetime | None = None
     event_count: int = 0
     procedure_scope: str = EVERY_AGENCY  # the deployment's agencies (engine.core.agency.scope_key)
+    # The code the case was received with, once the agency code history moved ``agency`` on to a
+    # successor (engine.core.agency_history); None while they are the same.
+    agency_original: str | None = None
 
     @property
     def status(self) -> CaseStatus:
@@ -175,7 +178,7 @@ class Case:
             "last_event_at": _iso(self.last_event_at),
             "event_count": self.event_count,
             "procedure_scope": self.procedure_scope,
-        }
+        } | ({"agency_original": self.agency_original} if self.agency_original is not None else {})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Case:
@@ -207,6 +210,7 @@ class Case:
             last_event_at=_dt(d.get("last_event_at")),
             event_count=d.get("event_count", 0),
             procedure_scope=d.get("procedure_scope", EVERY_AGENCY),  # snapshots before scopes: every agency
+            agency_original=d.get("agency_original"),
         )
 
 

@@ -38,6 +38,9 @@ class ProcedureDefinition:
     statutory_limit_seconds: int
     steps: dict[str, StepDefinition]
     graph: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The BPMN kind of every flow node (``task``, ``exclusiveGateway``, ``startEvent``...), for the
+    # conformance model (engine.core.conformance_net); empty for a definition built by hand.
+    kinds: dict[str, str] = field(default_factory=dict)
 
     def step(self, step_id: str) -> StepDefinition | None:
         return self.steps.get(step_id)

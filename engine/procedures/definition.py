@@ -49,6 +49,7 @@ def build_definition(
         statutory_limit_seconds=limit,
         steps=steps,
         graph=dict(shape.graph),
+        kinds={node_id: local_name(element) for node_id, element in shape.nodes.items()},
     )
 
 

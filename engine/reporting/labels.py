@@ -70,6 +70,9 @@ _HEADINGS = {
         "index2_average": "Index 2 average", "unit_steps": "Unit steps", "type_code": "Type code",
         "cause_code": "Cause code", "step_name": "Step name", "waiting": "Waiting now", "overdue": "Overdue now",
         "completed_late": "Completed late", "breach_rate": "Breach rate", "level": "Level",
+        "agency_original": "Original agency code", "kind": "Finding", "code": "Code", "changed_on": "Changed on",
+        "version": "Version", "scope": "Agencies", "deployed_limit": "Deployed limit",
+        "catalogue_limit": "Catalogue limit", "detail": "Detail",
     },
     "vi": {
         "agency": "Cơ quan", "procedure": "Thủ tục", "received": "Tiếp nhận", "resolved": "Đã giải quyết",
@@ -89,6 +92,10 @@ _HEADINGS = {
         "cause_code": "Mã nguyên nhân", "step_name": "Tên bước", "waiting": "Đang chờ xử lý",
         "overdue": "Đang quá hạn", "completed_late": "Hoàn thành trễ hạn", "breach_rate": "Tỷ lệ vi phạm thời hạn",
         "level": "Mức độ",
+        "agency_original": "Mã cơ quan khi tiếp nhận", "kind": "Nội dung cần xem xét", "code": "Mã thủ tục",
+        "changed_on": "Ngày thay đổi", "version": "Phiên bản", "scope": "Cơ quan áp dụng",
+        "deployed_limit": "Thời hạn đang áp dụng", "catalogue_limit": "Thời hạn theo CSDL quốc gia",
+        "detail": "Chi tiết",
     },
 }
 # The command line's report headings (``engine.reports.HEADINGS``), kept for its callers.

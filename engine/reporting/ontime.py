@@ -8,9 +8,9 @@ late = resolved late + open overdue; judged = resolved + open overdue; in time =
 on-time rate = in time / judged.
 
 Each fact is a small term (a comparison of one of the case's instants with a bound of the period).
-The same terms are evaluated two ways: ``holds`` on a case row in Python (``eiso report``, the API's
-attainment) and ``sql`` as a SQLAlchemy expression over the cases table (the metrics collector, the
-reporting views of migration 0011). Nothing else restates the rule.
+The same terms are evaluated two ways: ``holds`` on a case row in Python (``eiso report``) and ``sql``
+as a SQLAlchemy expression over the cases table (the metrics collector, the reporting views of
+migration 0011, and ``sums``: the API's attainment, counted in SQL). Nothing else restates the rule.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, false, or_, true
+from sqlalchemy import ColumnElement, Label, and_, case, false, func, or_, true
 
 from engine.core.states import Timeliness
 
@@ -130,6 +130,13 @@ def sql(term: Term, columns: Any, start: Any, end: Any) -> ColumnElement[bool]:
 def counts(case: Any, start: datetime, end: datetime) -> dict[str, int]:
     """What one case adds to a report row over [start, end): 1 or 0 for each of ``COUNTS``."""
     return {name: int(holds(term, case, start, end)) for name, term in COUNTS.items()}
+
+
+def sums(columns: Any, start: Any, end: Any, suffix: str = "") -> list[Label[Any]]:
+    """``counts`` added up over a SQL group: for each of ``COUNTS``, the number of its rows the term holds
+    for (``sql``), labelled with the count's name and ``suffix``."""
+    return [func.sum(case((sql(term, columns, start, end), 1), else_=0)).label(f"{name}{suffix}")
+            for name, term in COUNTS.items()]
 
 
 def rate(in_time: int, judged: int) -> float | None:

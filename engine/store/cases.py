@@ -15,12 +15,14 @@ from sqlalchemy import Connection, Table, bindparam, func, select, union_all
 from sqlalchemy import case as sql_case
 from sqlalchemy.dialects import postgresql, sqlite
 
+from engine.core import migration
 from engine.core.calendar import Calendar
 from engine.core.case import Case, StepRun
 from engine.core.events import EventInvalid, parse_event
 from engine.core.handling import CaseHandler
 from engine.core.nonconformities import case_key, step_key
 from engine.core.states import NonconformityStatus
+from engine.core.step_time import worked
 from engine.core.workflow import SERIALIZER_VERSION, CaseWorkflow
 from engine.store.catalog import ProcedureCatalog
 from engine.store.tables import CaseRow, CaseSnapshot, CaseStepRow, JournalEntry, NonconformityRow, ParkedEvent
@@ -71,7 +73,7 @@ _JOURNAL_AFTER_SNAPSHOTS = (
 _NC_ENGINE_FIELDS = ("type", "case_id", "agency", "procedure", "procedure_version", "step", "due_at",
                      "actual_at", "delay_seconds", "detected_at", "event_ids", "details", "updated_at")
 _STEP_FIELDS = ("step", "unit", "agency", "procedure", "status", "activated_at", "started_at", "due_at",
-                "completed_at", "timeliness", "delay_seconds", "running", "overdue_flagged")
+                "completed_at", "timeliness", "delay_seconds", "running", "overdue_flagged", "worked_seconds")
 _SNAPSHOT_FIELDS = ("journal_seq", "serializer_version", "state", "taken_at")
 
 
@@ -152,8 +154,14 @@ class Recorded:
 
 
 def payload_fingerprint(payload: Any) -> str | None:
-    """The content fingerprint of a recorded payload (``CaseEvent.fingerprint``), read back from its row."""
+    """The content fingerprint of a recorded payload (``CaseEvent.fingerprint``), read back from its row.
+
+    An event applied to a successor agency code keeps the code it was sent with as ``agency_original``
+    (``engine.application.agency_codes``): the fingerprint is of the event as sent, so sending it again is
+    a duplicate."""
     try:
+        if isinstance(payload, dict) and isinstance(payload.get("agency_original"), str):
+            payload = {**payload, "agency": payload["agency_original"]}
         return parse_event(payload, recorded=True).fingerprint()
     except EventInvalid:
         return None
@@ -207,7 +215,11 @@ def load_cases(conn: Connection, case_ids: list[str], catalog: ProcedureCatalog,
 def rebuild(case_id: str, row: Any, snapshot: Any, entries: Sequence[Any], catalog: ProcedureCatalog,
              calendar: Calendar) -> LiveCase:
     """A case from its row, its snapshot (or None) and the journal entries after it (any store's rows)."""
-    procedure = catalog.get(row.procedure, row.procedure_version, row.procedure_scope)
+    version, scope = row.procedure_version, row.procedure_scope
+    migrated = [e.payload for e in entries if e.type == migration.CASE_MIGRATED]
+    if migrated:  # the state before a migration row to replay is on that row's old version
+        version, scope = int(migrated[0]["from_version"]), migrated[0]["from_scope"]
+    procedure = catalog.get(row.procedure, version, scope)
     handler: CaseHandler | None = None
     if snapshot is not None:
         case = Case.from_dict(snapshot.state["case"])
@@ -216,7 +228,11 @@ def rebuild(case_id: str, row: Any, snapshot: Any, entries: Sequence[Any], catal
     for entry in entries:
         if handler is None:
             handler, _ = CaseHandler.receive(parse_event(entry.payload, recorded=True), procedure,
-                                             row.procedure_version, calendar)
+                                             version, calendar)
+            handler.case.agency_original = entry.payload.get("agency_original")  # sent with a closed code
+        elif entry.type == migration.CASE_MIGRATED:
+            handler = migration.replay(handler, entry.payload, catalog.get(
+                row.procedure, int(entry.payload["to_version"]), entry.payload["to_scope"]))
         elif entry.type == WATCH_TICK:
             handler.tick(datetime.fromisoformat(entry.payload["at"]))
         else:
@@ -236,6 +252,7 @@ def snapshot_row(live: LiveCase, now: datetime) -> dict[str, Any]:
 def case_values(case: Case) -> dict[str, Any]:
     return {
         "agency": case.agency,
+        "agency_original": case.agency_original,
         "procedure": case.procedure,
         "procedure_version": case.procedure_version,
         "procedure_scope": case.procedure_scope,
@@ -283,6 +300,8 @@ def step_rows(live: LiveCase) -> list[dict[str, Any]]:
             "completed_at": run.completed_at, "timeliness": run.timeliness, "delay_seconds": run.delay_seconds,
             "running": bool(run.clock and run.clock.running and run.active),
             "overdue_flagged": _step_flagged(case, run),
+            "worked_seconds": (None if run.completed_at is None
+                               else worked(live.handler.calendar, run.activated_at, run.completed_at)),
         })
         live.written_steps[run.seq] = current
     return rows

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from engine.core.calendar import Calendar
 from engine.core.states import NonconformityStatus
+from engine.store.sources import source_clause
 from engine.store.tables import CaseRow, CaseStepRow, NonconformityRow, ParkedEvent, RefusedEvent
 
 
@@ -46,6 +47,7 @@ def _case_detail(session: Session, case_id: str, presenter: Presenter) -> dict[s
     return {
         "case_id": row.case_id,
         "agency": row.agency,
+        "agency_original": row.agency_original,  # the code received with, moved to a successor (null: the same)
         "procedure": row.procedure,
         "procedure_version": row.procedure_version,
         "procedure_scope": row.procedure_scope,
@@ -78,9 +80,13 @@ def _case_detail(session: Session, case_id: str, presenter: Presenter) -> dict[s
 def nonconformity_list(engine: Engine, presenter: Presenter, *, type_: str | None = None,
                        case_id: str | None = None, agency: str | None = None, procedure: str | None = None,
                        status: str | None = None, limit: int | None = None,
-                       include_retracted: bool = False) -> list[dict[str, Any]]:
-    """Nonconformities, oldest first; retracted ones only when asked for (by status or flag)."""
+                       include_retracted: bool = False, source: str = "all") -> list[dict[str, Any]]:
+    """Nonconformities, oldest first; retracted ones only when asked for (by status or flag); ``source``:
+    live, history (replayed, ``eiso history import``), history:<import id> or all (``engine.store.sources``)."""
     query = select(NonconformityRow)
+    by_source = source_clause(col(NonconformityRow.source), source)
+    if by_source is not None:
+        query = query.where(by_source)
     if status is None and not include_retracted:
         query = query.where(col(NonconformityRow.status) != NonconformityStatus.RETRACTED)
     for column, value in ((NonconformityRow.type, type_), (NonconformityRow.case_id, case_id),

@@ -73,6 +73,9 @@ class CaseRow(SQLModel, table=True):
 
     case_id: str = Field(primary_key=True, max_length=200)
     agency: str = Field(index=True, max_length=100)
+    # The code the case was received with when the agency code history moved it on to a successor
+    # (engine.core.agency_history; migration 0016); None: the same as agency.
+    agency_original: str | None = Field(default=None, max_length=100)
     procedure: str = Field(index=True, max_length=32)
     procedure_version: int
     procedure_scope: str = Field(default=EVERY_AGENCY, max_length=SCOPE_LENGTH,
@@ -113,6 +116,9 @@ class CaseStepRow(SQLModel, table=True):
     delay_seconds: int | None = None
     running: bool = False
     overdue_flagged: bool = False
+    # A completed step's working time in seconds (engine.core.step_time.worked), kept when it completes
+    # (migration 0015); NULL while not completed, and for steps completed before 0015.
+    worked_seconds: int | None = None
 
 
 class JournalEntry(SQLModel, table=True):
@@ -182,6 +188,9 @@ class NonconformityRow(SQLModel, table=True):
     details: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     status: str = Field(default=NonconformityStatus.OPEN, max_length=32, index=True)
     updated_at: datetime = _ts(nullable=False)
+    # ``history:<import id>`` for a finding raised by a replayed history (eiso history import, migration
+    # 0017); NULL: live. Written with a new record only, never changed by an update.
+    source: str | None = Field(default=None, max_length=60, index=True)
 
 
 

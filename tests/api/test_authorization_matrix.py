@@ -102,6 +102,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
         READERS, get(lambda own: "/procedures/9.000001/versions/1/bpmn"), "global"),
     ("POST", "/procedures/{code}/versions/{version}/retire"): Entry(  # versions of scoped_versions()
         {A, PO}, post(lambda own: f"/procedures/9.000002/versions/1/retire?agency={agency(own)}"), "scoped"),
+    ("POST", "/procedures/{code}/migrations"): Entry(  # a dry run onto the version the cases follow: nothing moves
+        {A, PO}, post(lambda own: "/procedures/9.000001/migrations",
+                      lambda own: {"to": 1, "agencies": [agency(own)], "dry_run": True}), "scoped"),
     ("GET", "/cases"): Entry(READERS, get(lambda own: f"/cases?agency={agency(own)}"), "list"),
     ("GET", "/cases/{case_id}"): Entry(READERS, get(lambda own: f"/cases/{case(own)}"), "item"),
     ("GET", "/cases/{case_id}/events"): Entry(READERS, get(lambda own: f"/cases/{case(own)}/events"), "item"),
@@ -127,6 +130,11 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/reports/bottlenecks"): Entry(READERS, get(lambda own: f"/reports/bottlenecks{REPORT}"), "list"),
     ("GET", "/reports/nonconformities"): Entry(READERS, get(lambda own: f"/reports/nonconformities{REPORT}"), "list"),
     ("GET", "/reports/circular-01"): Entry(READERS, get(lambda own: f"/reports/circular-01{REPORT}"), "list"),
+    ("GET", "/reports/agency-codes"): Entry(READERS, get(lambda own: f"/reports/agency-codes{REPORT}"), "list"),
+    ("GET", "/reports/conformance"): Entry(READERS, get(lambda own: f"/reports/conformance{REPORT}"), "list"),
+    ("GET", "/reports/conformance/cases"): Entry(READERS, get(lambda own: f"/reports/conformance/cases{REPORT}"),
+                                                 "list"),
+    ("GET", "/reports/procedure-review"): Entry(READERS, get(lambda own: "/reports/procedure-review"), "list"),
     ("GET", "/reports/steps"): Entry(  # a version of scoped_versions(): another agency's answers 404
         READERS, get(lambda own: f"/reports/steps{REPORT}&procedure=9.000002&version=1&scope={agency(own)}"), "item"),
     ("POST", "/events"): Entry({A, CONN}, post(lambda own: "/events", ingest_body), "ingest"),

@@ -84,6 +84,16 @@ MATRIX: dict[tuple[str, str], Entry] = {
         READERS, lambda own: scoped(own).replace("?", "/bpmn?"), "item"),
     ("GET", "/procedures/{code}/versions/{version}/steps/{step}/overdue"): Entry(
         READERS, lambda own: scoped(own).replace("?", "/steps/appraise/overdue?"), "item"),
+    # Migrating running cases (issue 13): the form of a version the user's agency has (the 404 page for another
+    # agency's), a preview by who may deploy; the review against the national catalogue, for the user's agencies.
+    ("GET", "/procedures/{code}/versions/{version}/migrate"): Entry(
+        {A, PO}, lambda own: scoped(own).replace("?", "/migrate?"), "item"),
+    ("POST", "/procedures/{code}/versions/{version}/migrate"): Entry(
+        {A, PO}, lambda own: scoped(own).replace("?", "/migrate?"), "write", frozenset({200}),
+        lambda own: {"action": "preview", "to": "1", "from": "", "agencies": "", "map": ""}),
+    ("GET", "/procedures/review"): Entry(READERS, lambda own: "/procedures/review", "list"),
+    ("GET", "/procedures/review.csv"): Entry(READERS, lambda own: "/procedures/review.csv", "list"),
+    ("GET", "/procedures/review.xlsx"): Entry(READERS, lambda own: "/procedures/review.xlsx", "global"),
     ("GET", "/cases"): Entry(READERS, lambda own: f"/cases?agency={agency(own)}", "list"),
     ("GET", "/cases/{case_id:path}"): Entry(READERS, lambda own: f"/cases/{case(own)}", "item"),
     ("GET", "/cases/{case_id:path}/diagram.bpmn"): Entry(READERS, lambda own: f"/cases/{case(own)}/diagram.bpmn",

@@ -16,6 +16,9 @@ class _CaseHead(BaseModel):
 
     case_id: str
     agency: str
+    agency_original: str | None = Field(default=None, description="The agency code the case was received with, "
+                                        "when the agency code history moved it to a successor (`agency`); null: "
+                                        "the same as `agency`")
     procedure: str
     procedure_version: int
     procedure_scope: str = Field(default="*", description="The agencies of the deployment the case follows: `*` "

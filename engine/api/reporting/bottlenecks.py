@@ -5,24 +5,32 @@ and ``p90`` of ``engine.reporting.steps``, which the diagram's step statistics u
 median and 90th percentile per procedure and step, in working hours, with their ratio to
 the allowance of the newest procedure version seen; ``over_allowance`` counts the steps
 that took longer than their own version's allowance. Worst 90th-percentile ratio first.
+
+Counted in SQL from the working time kept on each step row, the allowances of the catalog's versions
+joined as a small table: on PostgreSQL, when each procedure has one version, straight from the step
+rows with its ordered-set aggregates (``ordered_spread``); else by ranks (``Ranked``) over the steps
+with their cases' versions. A step completed before its time was kept is counted in Python, as
+``engine.reporting.steps`` does.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
-from sqlmodel import Session, col, select
+from sqlalchemy import String, and_, case, func, literal, select, tuple_, union_all
+from sqlmodel import Session
 
 from engine.api.deps import Principal
 from engine.api.reporting.common import Period, ReportQuery
+from engine.api.reporting.kept import KEPT
 from engine.core.calendar import Calendar
 from engine.core.states import StepStatus, Timeliness
-from engine.reporting.steps import hours, p90, worked
+from engine.reporting.steps import Parts, Ranked, hours, ordered_spread, spread, worked
+from engine.store.cases import CASES, STEPS
 from engine.store.catalog import ProcedureCatalog
-from engine.store.tables import CaseRow, CaseStepRow
 
 COLUMNS = ["procedure", "step", "unit", "allowance_hours", "completed", "median_hours", "p90_hours",
            "median_ratio", "p90_ratio", "over_allowance", "late_steps"]
@@ -59,42 +67,157 @@ def _allowance(catalog: ProcedureCatalog, code: str, version: int, scope: str, s
     return None if found is None else found.allowance_seconds
 
 
+def _allowances(catalog: ProcedureCatalog, procedure: str | None, cache: dict[Any, Any]) -> tuple[Any, bool]:
+    """Every step's allowance of every version in the catalog (of ``procedure`` if given), as a SQL table;
+    and whether each procedure has a single version (then a step row's procedure tells its version)."""
+    rows = []
+    versions: dict[str, set[tuple[int, str]]] = defaultdict(set)
+    for v in catalog.versions(procedure):
+        versions[v.code].add((v.version, v.scope))
+        _allowance(catalog, v.code, v.version, v.scope, "", cache)
+        for step_id, step in cache[(v.code, v.scope, v.version)].items():
+            if step.allowance_seconds is not None:
+                rows.append(select(literal(v.code, String).label("procedure"), literal(v.version).label("version"),
+                                   literal(v.scope, String).label("scope"), literal(step_id, String).label("step"),
+                                   literal(step.allowance_seconds).label("allowance")))
+    single = all(len(found) == 1 for found in versions.values())
+    return (union_all(*rows).subquery("allowance") if rows else None), single
+
+
+@dataclass
+class _Group:
+    """One procedure's step: its completed steps' counts, kept over the (version, scope) groups SQL splits it in."""
+
+    completed: int = 0
+    known: int = 0
+    over: int = 0
+    late: int = 0
+    unit: str | None = None
+    newest: tuple[int, str] = (0, "")
+    allowance: int | None = None
+    parts: Parts = field(default_factory=Parts)
+    times: list[int] = field(default_factory=list)
+    spread: tuple[float, int] = (0, 0)
+
+
+def _by_step(session: Session, catalog: ProcedureCatalog, q: ReportQuery, completed_steps: Any, allowances: Any,
+             cache: dict[Any, Any], groups: dict[tuple[str, str], _Group]) -> None:
+    """PostgreSQL, one version per procedure: no need of the cases' versions, one SQL group per step."""
+    steps, seconds = STEPS.c, STEPS.c.worked_seconds
+    only: Any = STEPS
+    over: Any = literal(0)
+    if allowances is not None:
+        only = only.outerjoin(allowances, and_(allowances.c.procedure == steps.procedure,
+                                               allowances.c.step == steps.step))
+        over = case((seconds > allowances.c.allowance, 1), else_=0)
+    versions = {v.code: (v.version, v.scope) for v in catalog.versions(q.procedure)}
+    for procedure, step_id, completed, known, over_count, late, unit, median, high in session.execute(
+            select(steps.procedure, steps.step, func.count(), func.count(seconds), func.sum(over),
+                   func.sum(_late(steps)), func.max(steps.unit), *ordered_spread(seconds))
+            .select_from(only).where(completed_steps).group_by(steps.procedure, steps.step)):
+        group = groups[(procedure, step_id)]
+        group.completed, group.known, group.unit = int(completed), int(known), unit
+        group.over, group.late = int(over_count or 0), int(late or 0)
+        if known == completed:
+            group.spread = (float(median), int(high))
+        if procedure in versions:
+            version, scope = versions[procedure]
+            group.allowance = _allowance(catalog, procedure, version, scope, step_id, cache)
+
+
+def _by_version(session: Session, catalog: ProcedureCatalog, completed_steps: Any, allowances: Any,
+                cache: dict[Any, Any], groups: dict[tuple[str, str], _Group]) -> None:
+    """Each step row with its case's version: ranks per procedure's step, SQL groups per version."""
+    steps, cases, seconds = STEPS.c, CASES.c, STEPS.c.worked_seconds
+    joined: Any = STEPS.join(CASES, cases.case_id == steps.case_id)
+    over: Any = literal(0)
+    if allowances is not None:
+        joined = joined.outerjoin(allowances, and_(
+            allowances.c.procedure == steps.procedure, allowances.c.version == cases.procedure_version,
+            allowances.c.scope == cases.procedure_scope, allowances.c.step == steps.step))
+        over = case((seconds > allowances.c.allowance, 1), else_=0)
+    ranked = Ranked(seconds, [steps.procedure, steps.step])
+    rows = (select(steps.procedure, steps.step, cases.procedure_version.label("version"),
+                   cases.procedure_scope.label("scope"), steps.unit, seconds.label("seconds"), over.label("over"),
+                   _late(steps).label("late"), ranked.rank, ranked.size)
+            .select_from(joined).where(completed_steps).subquery())
+    for procedure, step_id, version, scope, completed, known, over_count, late, unit, *pieces in session.execute(
+            select(rows.c.procedure, rows.c.step, rows.c.version, rows.c.scope, func.count(),
+                   func.count(rows.c.seconds), func.sum(rows.c.over), func.sum(rows.c.late),
+                   func.max(rows.c.unit), *Ranked.aggregates(rows.c, rows.c.seconds))
+            .group_by(rows.c.procedure, rows.c.step, rows.c.version, rows.c.scope)):
+        group = groups[(procedure, step_id)]
+        group.completed += int(completed)
+        group.known += int(known)
+        group.over += int(over_count or 0)
+        group.late += int(late or 0)
+        group.parts.add(*pieces)
+        if (version, scope) >= group.newest:
+            group.newest, group.unit = (version, scope), unit
+            group.allowance = _allowance(catalog, procedure, version, scope, step_id, cache)
+    for group in groups.values():
+        if group.known == group.completed:
+            group.spread = group.parts.spread()
+
+
+def _in_python(session: Session, catalog: ProcedureCatalog, calendar: Calendar, completed_steps: Any,
+               cache: dict[Any, Any], groups: dict[tuple[str, str], _Group]) -> None:
+    """The groups holding a step completed before its working time was kept (migration 0015), counted here."""
+    steps, cases = STEPS.c, CASES.c
+    unknown = [key for key, group in groups.items() if group.known < group.completed]
+    if not unknown:
+        return
+    for key in unknown:
+        groups[key].over = 0
+    for procedure, step_id, version, scope, kept, activated_at, completed_at in session.execute(
+            select(steps.procedure, steps.step, cases.procedure_version, cases.procedure_scope, steps.worked_seconds,
+                   steps.activated_at, steps.completed_at)
+            .select_from(STEPS.join(CASES, cases.case_id == steps.case_id))
+            .where(completed_steps, tuple_(steps.procedure, steps.step).in_(unknown))):
+        group = groups[(procedure, step_id)]
+        value = kept if kept is not None else worked(calendar, activated_at, completed_at)
+        group.times.append(value)
+        allowance = _allowance(catalog, procedure, version, scope, step_id, cache)
+        group.over += allowance is not None and value > allowance
+    for key in unknown:
+        groups[key].spread = spread(sorted(groups[key].times))
+
+
+def _late(steps: Any) -> Any:
+    return case((steps.timeliness == Timeliness.LATE, 1), else_=0)
+
+
 def bottlenecks(session: Session, user: Principal, q: ReportQuery, period: Period, calendar: Calendar,
                 catalog: ProcedureCatalog) -> BottleneckReport:
-    rows = session.exec(
-        select(CaseStepRow, CaseRow.procedure_version, CaseRow.procedure_scope)
-        .join(CaseRow, col(CaseRow.case_id) == CaseStepRow.case_id)
-        .where(q.where(user, col(CaseStepRow.agency), col(CaseStepRow.procedure)),
-               col(CaseStepRow.status) == StepStatus.COMPLETED, col(CaseStepRow.completed_at) >= period.start,
-               col(CaseStepRow.completed_at) < period.end)
-    ).all()
-    times: dict[tuple[str, str], list[int]] = defaultdict(list)
-    info: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: {"over": 0, "late": 0, "version": 0})
+    """The report; one that was slow to count is kept a while for the same question (``kept``)."""
+    key = ("bottlenecks", user.scope, q.agency, q.procedure, period.start, period.end)
+    return KEPT.get(session, key, lambda s: counted(s, user, q, period, calendar, catalog))
+
+
+def counted(session: Session, user: Principal, q: ReportQuery, period: Period, calendar: Calendar,
+            catalog: ProcedureCatalog) -> BottleneckReport:
+    """The report counted now."""
+    steps = STEPS.c
     cache: dict[Any, Any] = {}
-    for step, version, scope in rows:
-        if step.completed_at is None:
-            continue
-        key = (step.procedure, step.step)
-        seconds = worked(calendar, step.activated_at, step.completed_at)
-        times[key].append(seconds)
-        allowance = _allowance(catalog, step.procedure, version, scope, step.step, cache)
-        entry = info[key]
-        entry["over"] += allowance is not None and seconds > allowance
-        entry["late"] += step.timeliness == Timeliness.LATE
-        entry["unit"] = step.unit
-        if version >= entry["version"]:
-            entry["version"], entry["allowance"] = version, allowance
+    completed_steps = and_(q.where(user, steps.agency, steps.procedure), steps.status == StepStatus.COMPLETED,
+                           steps.completed_at >= period.start, steps.completed_at < period.end)
+    allowances, single = _allowances(catalog, q.procedure, cache)
+    groups: dict[tuple[str, str], _Group] = defaultdict(_Group)
+    if single and session.get_bind().dialect.name == "postgresql":
+        _by_step(session, catalog, q, completed_steps, allowances, cache, groups)
+    else:
+        _by_version(session, catalog, completed_steps, allowances, cache, groups)
+    _in_python(session, catalog, calendar, completed_steps, cache, groups)
     out = []
-    for (procedure, step_id), values in times.items():
-        values.sort()
-        entry = info[(procedure, step_id)]
-        allowance, median, high = entry.get("allowance"), statistics.median(values), p90(values)
+    for (procedure, step_id), group in groups.items():
+        median, high = group.spread
+        allowance = group.allowance
         out.append(BottleneckRow(
-            procedure=procedure, step=step_id, unit=entry.get("unit"),
-            allowance_hours=None if allowance is None else hours(allowance), completed=len(values),
+            procedure=procedure, step=step_id, unit=group.unit,
+            allowance_hours=None if allowance is None else hours(allowance), completed=group.completed,
             median_hours=hours(median), p90_hours=hours(high),
             median_ratio=round(median / allowance, 3) if allowance else None,
             p90_ratio=round(high / allowance, 3) if allowance else None,
-            over_allowance=entry["over"], late_steps=entry["late"]))
+            over_allowance=group.over, late_steps=group.late))
     out.sort(key=lambda r: (r.p90_ratio is None, -(r.p90_ratio or 0), r.procedure, r.step))
     return BottleneckReport(period_from=period.start.isoformat(), period_to=period.end.isoformat(), steps=out)

@@ -53,7 +53,8 @@ def _summary(row: CaseRow, eiso: App, now: datetime) -> CaseSummaryPublic:
     local = eiso.calendar.local
     overdue = row.resolved_at is None and row.closed_at is None and row.due_at is not None and row.due_at < now
     return CaseSummaryPublic(
-        case_id=row.case_id, agency=row.agency, procedure=row.procedure, procedure_version=row.procedure_version,
+        case_id=row.case_id, agency=row.agency, agency_original=row.agency_original, procedure=row.procedure,
+        procedure_version=row.procedure_version,
         procedure_scope=row.procedure_scope, status=row.status, received_at=local(row.received_at),
         started_at=local(row.started_at),
         due_at=local(row.due_at) if row.due_at else None,
@@ -119,9 +120,21 @@ def case_list(session: Session, eiso: App, user: Principal, filters: CaseFilters
         query = query.where(col(CaseRow.received_at) < filters.received_to)
     if filters.case_id is not None:
         query = query.where(case_id_prefix(filters.case_id, col(CaseRow.case_id)))
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(query.order_by(col(CaseRow.received_at).desc(), col(CaseRow.case_id).desc())
-                        .limit(limit).offset(offset)).all()
+    newest_first = (col(CaseRow.received_at).desc(), col(CaseRow.case_id).desc())
+    if filters.overdue:
+        # The late cases are the oldest: walking the received index newest first would pass over most open
+        # cases before finding 50 late ones. Take the late set first (through the due index, kept apart
+        # from the ordering by MATERIALIZED), then order only it.
+        late = (query.with_only_columns(col(CaseRow.case_id), col(CaseRow.received_at)).cte("late_now")
+                .prefix_with("MATERIALIZED", dialect="postgresql"))
+        total = session.exec(select(func.count()).select_from(late)).one()
+        page = (select(late.c.case_id).order_by(late.c.received_at.desc(), late.c.case_id.desc())
+                .limit(limit).offset(offset).subquery())
+        rows = session.exec(select(CaseRow).join(page, page.c.case_id == col(CaseRow.case_id))
+                            .order_by(*newest_first)).all()
+    else:
+        total = session.exec(select(func.count()).select_from(query.subquery())).one()
+        rows = session.exec(query.order_by(*newest_first).limit(limit).offset(offset)).all()
     return CasePage(items=[_summary(r, eiso, now) for r in rows], total=int(total), limit=limit, offset=offset)
 
 

@@ -28,6 +28,7 @@ from engine.api.models.events import (
     RaisedPublic,
 )
 from engine.bootstrap import App
+from engine.core.agency_history import AgencyHistory
 from engine.core.events import (
     AGENCY_CODE_PATTERN,
     MAX_LENGTHS,
@@ -56,11 +57,13 @@ EVENTS_BODY = (
     "already used for a different event is refused as a conflict.")
 
 
-def _out_of_scope(session: Session, user: Principal, events: list[Any]) -> list[int]:
+def _out_of_scope(session: Session, user: Principal, events: list[Any], history: AgencyHistory) -> list[int]:
+    """The events of agencies the user does not cover: judged on the code an event stands for now (a closed
+    agency code's events belong to its successor, ``engine.core.agency_history``) and on its case's code."""
     if user.scope.everything:
         return []
-    bad = [i for i, e in enumerate(events)
-           if isinstance(e, dict) and isinstance(e.get("agency"), str) and not user.scope.covers(e["agency"])]
+    bad = [i for i, e in enumerate(events) if isinstance(e, dict) and isinstance(e.get("agency"), str)
+           and not user.scope.covers(history.current(e["agency"]))]
     case_ids = {e["case_id"] for e in events if isinstance(e, dict) and isinstance(e.get("case_id"), str)
                 and not unstorable(e["case_id"])}
     if case_ids:
@@ -97,7 +100,7 @@ def ingest(request: Request, user: Ingester, eiso: AppDep,
     if len(events) > limit:
         raise ApiError(422, f"{len(events)} events in one batch; the limit is {limit}")
     with Session(eiso.engine) as session:
-        bad = _out_of_scope(session, user, events)
+        bad = _out_of_scope(session, user, events, eiso.service.agency_codes.history())
     if bad:
         shown = ", ".join(str(i) for i in bad[:20])
         raise ApiError(403, f"event(s) at index {shown} concern agencies outside yours; nothing was applied")

@@ -52,6 +52,7 @@ from engine.core.corrective import Command, TransitionRefused
 from engine.core.nonconformities import LABELS_EN, LABELS_VI, NONCONFORMITY_TYPES
 from engine.core.states import NonconformityStatus
 from engine.store.corrective import SqlCorrectiveRecords
+from engine.store.sources import SOURCE_PATTERN, source_clause
 from engine.store.tables import NonconformityRow
 from engine.store.tables_api import CorrectiveAction
 
@@ -99,10 +100,16 @@ def list_nonconformities(
     detected_to: Annotated[SaneDateTime | None, Query()] = None,
     include_retracted: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    source: Annotated[str, Query(max_length=60, pattern=SOURCE_PATTERN,
+                                 description="live, history (replayed by eiso history import), "
+                                             "history:<import id>, or all")] = "all",
 ) -> NonconformityPage:
     query = list_query(user, eiso, agency=agency, type=type, case_id=case_id, procedure=procedure,
                        statuses=None if status is None else (status,), cause_category=cause_category,
                        detected_from=detected_from, detected_to=detected_to, include_retracted=include_retracted)
+    by_source = source_clause(col(NonconformityRow.source), source)
+    if by_source is not None:
+        query = query.where(by_source)
     total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
     rows = session.exec(query.limit(limit).offset(offset)).all()
     return NonconformityPage(items=[public(r, a, eiso, int(v)) for r, a, v in rows], total=int(total), limit=limit,

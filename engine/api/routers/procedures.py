@@ -14,6 +14,7 @@ from starlette.datastructures import UploadFile
 
 from engine.api.deps import AppDep, Principal, ProcedureWriter, Reader, SessionDep
 from engine.api.errors import CONFLICT, NOT_FOUND, ApiError, ErrorPublic, ProblemPublic, not_found
+from engine.api.models.migrations import MigrationRequestBody, MigrationSummaryPublic
 from engine.api.models.procedures import (
     DeploymentPublic,
     ProcedureVersionPublic,
@@ -23,6 +24,13 @@ from engine.api.models.procedures import (
 from engine.api.roles import Role
 from engine.api.scope import BadAgencyCode, check_code
 from engine.application import procedures
+from engine.application.migration import (
+    MigrationConflict,
+    MigrationRequest,
+    ProcedureNotFound,
+    StepMapInvalid,
+    migrate_cases,
+)
 from engine.bootstrap import App
 from engine.core.agency import EVERY_AGENCY, MAX_SCOPE_AGENCIES, concerns, scope_agencies
 from engine.core.events import AGENCY_CODE_PATTERN
@@ -237,3 +245,38 @@ def retire(code: Code, version: Version, user: ProcedureWriter, eiso: AppDep,
         raise not_found(f"procedure {version_key(code, version, scope)}")
     return RetirementPublic(code=code, version=version, scope=scope, agencies=list(scope_agencies(scope)),
                             retired_at=eiso.calendar.local(retirement.retired_at), changed=retirement.changed)
+
+
+@router.post("/{code}/migrations", response_model=MigrationSummaryPublic,
+             responses={**NOT_FOUND, **CONFLICT, 422: {"model": ErrorPublic, "description": "A step map naming a "
+                                                       "step that does not exist; nothing is written"}},
+             summary="Move running cases to a new version (dry_run: only the plan, with the new dues)")
+def migrate_running_cases(code: Code, body: MigrationRequestBody, request: Request, user: ProcedureWriter,
+                          eiso: AppDep) -> MigrationSummaryPublic:
+    """As ``eiso procedures migrate``: an agency-bound user moves only their agencies' cases, and only those
+    following a deployment they may manage (``may_manage``); the others are listed as staying."""
+    outside = [agency for agency in body.agencies if not user.scope.covers(agency)]
+    if outside:
+        raise ApiError(403, f"agency {outside[0]} is outside your agencies: you migrate only your agencies' cases")
+
+    def manages(scope: str) -> bool:
+        try:
+            may_manage(user, scope)
+        except ApiError:
+            return False
+        return True
+
+    wanted = MigrationRequest(code=code, to_version=body.to, from_version=body.from_, agencies=tuple(body.agencies),
+                              step_map=dict(body.map), dry_run=body.dry_run)
+    try:
+        with request.app.state.writer_lock:  # the case service's cache is dropped for each case moved
+            summary = migrate_cases(eiso.engine, eiso.catalog, eiso.calendar, wanted, _actor(user), eiso.clock.now(),
+                                    visible=None if user.scope.everything else user.scope.covers,
+                                    manages=manages, forget=eiso.service.forget)
+    except ProcedureNotFound as err:
+        raise ApiError(404, str(err)) from None
+    except StepMapInvalid as err:
+        raise ApiError(422, f"{err}; nothing migrated") from None
+    except MigrationConflict as err:
+        raise ApiError(409, str(err)) from None
+    return MigrationSummaryPublic.model_validate(summary.to_dict(eiso.calendar))

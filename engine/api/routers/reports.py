@@ -10,10 +10,14 @@ from pydantic import BaseModel
 
 from engine.api.deps import AppDep, Reader, SessionDep
 from engine.api.errors import NOT_FOUND
+from engine.api.models.common import SaneDateTime, aware
+from engine.api.reporting import agency_codes as agency_codes_
 from engine.api.reporting import attainment as attainment_
 from engine.api.reporting import bottlenecks as bottlenecks_
 from engine.api.reporting import circular01 as circular01_
+from engine.api.reporting import conformance as conformance_
 from engine.api.reporting import pareto as pareto_
+from engine.api.reporting import procedure_review as procedure_review_
 from engine.api.reporting import steps as steps_
 from engine.api.reporting.common import Format, Period, ReportQuery
 from engine.api.reporting.export import DOC, answer
@@ -77,6 +81,26 @@ def nonconformities(q: Params, user: Reader, eiso: AppDep,
               heading_keys={"category": "cause_code"})], q)
 
 
+@router.get("/conformance", response_model=conformance_.ConformanceReport, responses=DOC,
+            summary="Conformance to the procedure of the cases closed in the period: rate, token-replay fitness, "
+                    "most common deviations, variants with their median working time")
+def conformance(q: Params, user: Reader, eiso: AppDep,
+                session: SessionDep) -> Response | conformance_.ConformanceReport:
+    report = conformance_.conformance(session, user, q, _period(q, eiso), eiso.calendar, eiso.catalog)
+    return _respond(report, "conformance", report.tables(), q)
+
+
+@router.get("/conformance/cases", response_model=conformance_.CaseConformanceReport, responses=DOC,
+            summary="Each case closed in the period against its procedure: fitness, conforming, deviations, rework")
+def conformance_cases(q: Params, user: Reader, eiso: AppDep, session: SessionDep,
+                      limit: Annotated[int, Query(ge=1, le=10_000, description="Cases per page")] = 1000,
+                      offset: Annotated[int, Query(ge=0, le=10_000_000, description="Cases skipped")] = 0,
+                      ) -> Response | conformance_.CaseConformanceReport:
+    report = conformance_.conformance_cases(session, user, q, _period(q, eiso), eiso.calendar, eiso.catalog,
+                                            limit, offset)
+    return _respond(report, "conformance-cases", report.tables(), q)
+
+
 @router.get("/circular-01", response_model=circular01_.Circular01Report, responses=DOC,
             summary="Circular 01/2018/TT-VPCP Art. 13 indices 1 and 2 (2 shorter, 1 equal, 0 longer)")
 def circular01(q: Params, user: Reader, eiso: AppDep, session: SessionDep,
@@ -100,3 +124,25 @@ def steps(q: StepParams, user: Reader, eiso: AppDep, session: SessionDep,
     report = steps_.step_report(session, user, q, key, _period(q, eiso), eiso.calendar, eiso.catalog,
                                 eiso.clock.now())
     return _respond(report, "steps", report.tables(), q)
+
+
+@router.get("/agency-codes", response_model=agency_codes_.AgencyCodeReport, responses=DOC,
+            summary="Cases by current and original agency code (codes closed by Decision 09/2025/QĐ-TTg follow their "
+                    "successor)")
+def agency_codes(q: Params, user: Reader, eiso: AppDep,
+                 session: SessionDep) -> Response | agency_codes_.AgencyCodeReport:
+    report = agency_codes_.agency_codes(session, user, q, _period(q, eiso))
+    return _respond(report, "agency-codes", report.tables(), q)
+
+
+@router.get("/procedure-review", response_model=procedure_review_.ProcedureReviewReport, responses=DOC,
+            summary="The deployed procedures against the national catalogue, as `eiso procedures review` lists them")
+def procedure_review(q: Params, user: Reader, eiso: AppDep,
+                     at: Annotated[SaneDateTime | None, Query(
+                         description="As of this date or date and time (without an offset: in the calendar's time "
+                                     "zone); default now")] = None,
+                     ) -> Response | procedure_review_.ProcedureReviewReport:
+    zone = eiso.calendar.zone
+    when = (eiso.clock.now() if at is None else aware(at, zone)).astimezone(zone)
+    report = procedure_review_.procedure_review(eiso, user, when)
+    return _respond(report, "procedure-review", report.tables(), q)

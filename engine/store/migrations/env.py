@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
+import engine.store.agencies  # the agency code history (eiso agencies import)
 import engine.store.catalogue  # the national catalogue (eiso catalogue import)
 import engine.store.tables
 import engine.store.tables_api  # noqa: F401  (the HTTP API's tables)
