@@ -238,8 +238,8 @@ def _draw_lines(ax: Any, p: PanelData) -> None:
 
         moments = [datetime.fromtimestamp(x, UTC) for s in p.series for x, _ in s.points]
         ax.set_xlim(min(moments) - timedelta(days=45), max(moments) + timedelta(days=45))
-        ax.xaxis.set_major_locator(mdates.MonthLocator())
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+        ax.xaxis.set_major_locator(mdates.MonthLocator())  # type: ignore[no-untyped-call, unused-ignore]
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))  # type: ignore[no-untyped-call, unused-ignore]
     if p.unit == "percentunit":
         ax.yaxis.set_major_formatter(lambda v, _pos: f"{v * 100:.0f}%")
     ax.grid(alpha=0.3)

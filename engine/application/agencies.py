@@ -29,8 +29,6 @@ closed on 2025-07-01 is no longer valid from that day's midnight.
 from __future__ import annotations
 
 import hashlib
-import json
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, tzinfo
 from pathlib import Path
@@ -38,10 +36,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from engine.application.catalogue import CatalogueFileError
-from engine.application.catalogue import _csv_lines as csv_lines
-from engine.application.catalogue import _heading as heading
-from engine.application.catalogue import _xlsx_lines as xlsx_lines
+from engine.application.table_files import TableSpec, read_table_file
+from engine.application.table_files import text as _text
 from engine.core.agency_history import AgencyCode, AgencyHistory, HistoryProblem, check_history
 from engine.core.events import check_agency_code
 from engine.store.agencies import ImportRecord, Saved, save_history, stored_codes
@@ -56,13 +52,15 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "valid_to": ("valid_to", "hiệu lực đến", "ngày đóng mã"),
     "successor": ("successor", "mã kế thừa", "mã thay thế"),
 }
-_FIELD_OF = {heading(h): name for name, headings in COLUMNS.items() for h in headings}
 MAX_ROWS = 100_000
-MAX_TITLE_ROWS = 10
 
 
 class AgencyFileError(ValueError):
     """A file that cannot be read as a history at all (format, headings, encoding)."""
+
+
+_SPEC = TableSpec(COLUMNS, AgencyFileError, json_key="agencies", json_items="agency codes",
+                  expected_headings="headings code, name, valid_from, valid_to, successor", max_rows=MAX_ROWS)
 
 
 @dataclass(frozen=True)
@@ -74,20 +72,7 @@ class HistoryImport:
 
 def read_codes(path: Path, zone: tzinfo) -> tuple[int, list[AgencyCode], list[HistoryProblem]]:
     """The file's rows as codes (each with its row number), and the problems of rows that do not read."""
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".json":
-            rows = _json_rows(path)
-        elif suffix in (".xlsx", ".xlsm"):
-            rows = _table_rows(xlsx_lines(path))
-        elif suffix in (".csv", ".txt"):
-            rows = _table_rows(csv_lines(path))
-        else:
-            raise AgencyFileError(f"{path.name}: expected a .csv, .xlsx or .json file")
-    except CatalogueFileError as err:  # the readers shared with the catalogue import
-        raise AgencyFileError(str(err)) from None
-    if len(rows) > MAX_ROWS:
-        raise AgencyFileError(f"{path.name}: more than {MAX_ROWS:,} rows")
+    rows = read_table_file(path, _SPEC)
     codes: list[AgencyCode] = []
     problems: list[HistoryProblem] = []
     for number, row in rows:
@@ -120,54 +105,6 @@ def _named(problem: HistoryProblem) -> HistoryProblem:
     if problem.row is not None:
         return problem
     return HistoryProblem(None, problem.code, problem.problem + " (a code already imported, with this file's rows)")
-
-
-def _table_rows(lines: Any) -> list[tuple[int, dict[str, Any]]]:
-    fields: list[str | None] | None = None
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for number, values in enumerate(lines, start=1):
-        if fields is None:
-            named = [_FIELD_OF.get(heading(v)) if v is not None else None for v in values]
-            if "code" not in named:
-                if number >= MAX_TITLE_ROWS:
-                    break
-                continue
-            fields = named
-            continue
-        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
-            continue
-        rows.append((number, {f: v for f, v in zip(fields, values, strict=False) if f is not None}))
-    if fields is None:
-        raise AgencyFileError(f"no heading row naming the code in the first {MAX_TITLE_ROWS} rows (expected "
-                              "headings code, name, valid_from, valid_to, successor)")
-    return rows
-
-
-def _json_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise AgencyFileError(f"{path.name}: not JSON ({err})") from None
-    if isinstance(data, dict) and isinstance(data.get("agencies"), list):
-        data = data["agencies"]
-    if not isinstance(data, list):
-        raise AgencyFileError(f"{path.name}: expected a JSON array of agency codes")
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for number, item in enumerate(data, start=1):
-        if not isinstance(item, dict):
-            rows.append((number, {"_problem": "not a JSON object"}))
-            continue
-        rows.append((number, {_FIELD_OF[heading(k)]: v for k, v in item.items() if heading(k) in _FIELD_OF}))
-    return rows
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = unicodedata.normalize("NFC", str(value)).replace("\u00a0", " ").strip()
-    return text or None
 
 
 def _agency(value: Any, name: str) -> str | None:

@@ -32,12 +32,8 @@ unknown, with its reason; a missing code or date still refuses the import.  A st
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
-import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -45,6 +41,8 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
+from engine.application.table_files import TableSpec, read_table_file
+from engine.application.table_files import text as _text
 from engine.core.durations import format_working_duration
 from engine.core.published_limit import PublishedLimit, parse_published_limit
 from engine.store.catalogue import CatalogueEntry, CatalogueRecord, Written, upsert_catalogue
@@ -62,15 +60,18 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "status": ("status", "trạng thái", "tình trạng"),
     "effective_date": ("effective_date", "ngày hiệu lực", "ngày có hiệu lực"),
 }
-_FIELD_OF = {heading: name for name, headings in COLUMNS.items() for heading in headings}
 _ABOLISHED = ("bãi bỏ", "hết hiệu lực", "abolished", "repealed")
 _CODE = re.compile(r"[^\s]{1,32}")
 MAX_ROWS = 100_000
-MAX_TITLE_ROWS = 10  # rows a heading may have above it (a title, blank rows)
 
 
 class CatalogueFileError(ValueError):
     """A file that cannot be read as a catalogue at all (format, headings, encoding)."""
+
+
+_SPEC = TableSpec(COLUMNS, CatalogueFileError, json_key="procedures", json_items="procedures",
+                  expected_headings="headings such as Mã thủ tục, Tên thủ tục, Thời hạn giải quyết, Ngày hiệu lực",
+                  max_rows=MAX_ROWS)
 
 
 @dataclass(frozen=True)
@@ -90,98 +91,9 @@ class ImportResult:
     unreadable: list[RowProblem] = field(default_factory=list)  # limits stored unknown
 
 
-def _heading(text: object) -> str:
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", str(text)).replace("\u00a0", " ")).strip().lower()
-
-
 def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """The file's rows, each with its row number, keyed by field name (unknown columns dropped)."""
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        rows = _json_rows(path)
-    elif suffix in (".xlsx", ".xlsm"):
-        rows = _table_rows(_xlsx_lines(path))
-    elif suffix in (".csv", ".txt"):
-        rows = _table_rows(_csv_lines(path))
-    else:
-        raise CatalogueFileError(f"{path.name}: expected a .csv, .xlsx or .json file")
-    if len(rows) > MAX_ROWS:
-        raise CatalogueFileError(f"{path.name}: more than {MAX_ROWS:,} rows")
-    return rows
-
-
-def _csv_lines(path: Path) -> Iterator[list[Any]]:
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise CatalogueFileError(f"{path.name}: not UTF-8 text") from None
-    heading = text.split("\n", 1)[0]  # the delimiter is the heading row's: ',' (default), ';' or a tab
-    delimiter = max((",", ";", "\t"), key=lambda d: (heading.count(d), d == ","))
-    yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-
-
-def _xlsx_lines(path: Path) -> Iterator[list[Any]]:
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as err:  # openpyxl raises many kinds for a file that is not a workbook
-        raise CatalogueFileError(f"{path.name}: not a readable XLSX workbook ({type(err).__name__})") from None
-    try:
-        sheet = book.worksheets[0]
-        for values in sheet.iter_rows(values_only=True):
-            yield list(values)
-    finally:
-        book.close()
-
-
-def _table_rows(lines: Iterable[list[Any]]) -> list[tuple[int, dict[str, Any]]]:
-    fields: list[str | None] | None = None
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for number, values in enumerate(lines, start=1):
-        if fields is None:
-            named = [_FIELD_OF.get(_heading(v)) if v is not None else None for v in values]
-            if "code" not in named:
-                if number >= MAX_TITLE_ROWS:
-                    break
-                continue  # a title or blank lines above the heading
-            fields = named
-            continue
-        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
-            continue
-        rows.append((number, {f: v for f, v in zip(fields, values, strict=False) if f is not None}))
-    if fields is None:
-        raise CatalogueFileError(f"no heading row naming the code in the first {MAX_TITLE_ROWS} rows (expected "
-                                 "headings such as Mã thủ tục, Tên thủ tục, Thời hạn giải quyết, Ngày hiệu lực)")
-    return rows
-
-
-def _json_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CatalogueFileError(f"{path.name}: not JSON ({err})") from None
-    if isinstance(data, dict) and isinstance(data.get("procedures"), list):
-        data = data["procedures"]
-    if not isinstance(data, list):
-        raise CatalogueFileError(f"{path.name}: expected a JSON array of procedures")
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for number, item in enumerate(data, start=1):
-        if not isinstance(item, dict):
-            rows.append((number, {"_problem": "not a JSON object"}))
-            continue
-        rows.append((number, {_FIELD_OF[_heading(k)]: v for k, v in item.items() if _heading(k) in _FIELD_OF}))
-    return rows
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = unicodedata.normalize("NFC", str(value)).replace("\u00a0", " ").strip()
-    return text or None
+    return read_table_file(path, _SPEC)
 
 
 def _date(value: Any) -> date | None:

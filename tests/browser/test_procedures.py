@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser.conftest import Browser
 
@@ -41,7 +43,10 @@ def test_from_the_list_to_a_diagram_with_the_tables_numbers_and_a_steps_overdue_
         field = browser.driver.find_element(By.ID, name)
         field.clear()
         field.send_keys(value)
+    old_page = browser.driver.find_element(By.ID, "diagram")
     browser.driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+    # the period's page replaces this one: wait for it, not for the old page's ready diagram
+    WebDriverWait(browser.driver, 30).until(expected_conditions.staleness_of(old_page))
     browser.wait_for(By.CSS_SELECTOR, "#diagram[data-ready='true']", timeout=30)
     browser.screenshot("procedure-version")
 

@@ -84,6 +84,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
         READERS, lambda own: scoped(own).replace("?", "/bpmn?"), "item"),
     ("GET", "/procedures/{code}/versions/{version}/steps/{step}/overdue"): Entry(
         READERS, lambda own: scoped(own).replace("?", "/steps/appraise/overdue?"), "item"),
+    ("GET", "/procedures/{code}/versions/{version}/practice.svg"): Entry(
+        READERS, lambda own: scoped(own).replace("?", f"/practice.svg?{PERIOD}&"), "item"),
     # Migrating running cases (issue 13): the form of a version the user's agency has (the 404 page for another
     # agency's), a preview by who may deploy; the review against the national catalogue, for the user's agencies.
     ("GET", "/procedures/{code}/versions/{version}/migrate"): Entry(

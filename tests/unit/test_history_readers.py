@@ -173,3 +173,21 @@ def test_xlsx_rows_are_read(tmp_path: Path) -> None:
     traces = list(read_table(path, columns))
     assert [(t.case_id, len(t.events)) for t in traces] == [("X-1", 2)]
     assert traces[0].events[0].attributes["ThoiDiem"] == "2026-03-02T08:00:00"  # spilled as ISO text
+
+
+def test_common_headings_of_a_dossier_export_need_no_column_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text("Mã hồ sơ,Công việc,Thời gian,Đơn vị,Mã cơ quan,Mã thủ tục\n"
+                    "A,Tiếp nhận,2026-03-02 08:00,Một cửa,000.00.12.H10,1.001806\n", encoding="utf-8")
+    traces = list(read_table(path, ColumnMapping()))
+    event = traces[0].events[0].attributes
+    assert traces[0].case_id == "A"
+    assert (event["concept:name"], event["time:timestamp"], event["org:group"], event["case:agency"],
+            event["case:procedure"]) == ("Tiếp nhận", "2026-03-02 08:00", "Một cửa", "000.00.12.H10", "1.001806")
+
+
+def test_a_heading_the_mapping_names_is_never_renamed(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text("case,activity,timestamp,step\nA,Tiếp nhận,2026-03-02 08:00,x\n", encoding="utf-8")
+    traces = list(read_table(path, ColumnMapping(activity="step")))
+    assert traces[0].events[0].attributes["step"] == "x" and "concept:name" not in traces[0].events[0].attributes

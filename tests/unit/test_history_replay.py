@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.application.history.log import LogEvent, Trace, TraceProblem
+from engine.application.history.log import HistoryLogError, LogEvent, Trace, TraceProblem
 from engine.application.history.mapping import ActivityMap, ColumnMapping
 from engine.application.history.replay import ReplayOptions, event_id, replay_trace
 from engine.application.history.suggest import fold, propose, render_toml
@@ -129,7 +129,8 @@ def test_an_activity_map_file_and_a_columns_file(tmp_path: Path) -> None:
     maps.write_text('procedure = "1.001806"\n[activities]\n"  Thẩm   định " = "appraise"\n"X" = "ignore"\n',
                     encoding="utf-8")
     loaded = ActivityMap.from_toml(maps)
-    assert loaded.target("Thẩm định") == "appraise" and loaded.target("X") == "ignore" and loaded.target("Y") is None
+    assert loaded.target("Thẩm định") == ("appraise",) and loaded.target("X") == ("ignore",)
+    assert loaded.target("Y") is None
     columns = tmp_path / "columns.toml"
     columns.write_text('[columns]\ncase_id = "MaHoSo"\ndue = "NgayHenTra"\nlifecycle = ""\n', encoding="utf-8")
     mapping = ColumnMapping.from_toml(columns)
@@ -154,3 +155,26 @@ def test_suggestion_by_folded_name_similarity_with_frequencies() -> None:
     assert tomllib.loads(text)["activities"] == {"tiếp nhận": "receive_dossier", "THAM DINH": "appraise",
                                                  "Gọi điện cho dân": "ignore"}
     assert "# 50 events; step 'Tiếp nhận hồ sơ'" in text
+
+
+def test_an_activity_mapped_to_a_step_and_an_event_completes_the_step_then_returns_the_case(tmp_path: Path) -> None:
+    path = tmp_path / "map.toml"
+    path.write_text('procedure = "1.001806"\nagency = "000.00.12.H10"\n[activities]\n"Tiếp nhận" = "receive_dossier"\n'
+                    '"Trả kết quả" = ["return_result", "case.returned"]\n', encoding="utf-8")
+    trace = Trace("C-9", "line 2", events=[row("Tiếp nhận", "2026-03-02 08:00"),
+                                           row("Trả kết quả", "2026-03-06 09:00")])
+    case = replay_trace(trace, options(activities=ActivityMap.from_toml(path)))
+    assert shape(case) == [
+        ("case.received", None, "03-02 08:00"),
+        ("step.completed", "receive_dossier", "03-02 08:00"),
+        ("step.completed", "return_result", "03-06 09:00"),
+        ("case.returned", None, "03-06 09:00"),
+    ]
+
+
+@pytest.mark.parametrize("target", ['["ignore", "approve"]', "[]", '[""]', "3"])
+def test_a_bad_list_target_is_refused_naming_the_activity(tmp_path: Path, target: str) -> None:
+    path = tmp_path / "map.toml"
+    path.write_text(f'[activities]\n"Trả kết quả" = {target}\n', encoding="utf-8")
+    with pytest.raises(HistoryLogError, match="activity 'Trả kết quả'"):
+        ActivityMap.from_toml(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Depends, Query
 from sqlalchemy import ColumnElement, and_, true
 
 from engine.api.deps import Principal
@@ -17,9 +17,10 @@ from engine.reporting.formats import Format, Language
 from engine.reporting.labels import LABELS
 from engine.reporting.ontime import rate
 from engine.reporting.period import Period
+from engine.store.sources import SOURCE_PATTERN
 
-__all__ = ["MAX_DAYS", "SECTIONS", "AgencyFilter", "Format", "From", "Language", "Period", "ReportQuery", "Section",
-           "To", "headings", "rate"]
+__all__ = ["MAX_DAYS", "SECTIONS", "AgencyFilter", "Format", "From", "Language", "Period", "ReportQuery",
+           "Section", "Source", "To", "headings", "rate", "with_source"]
 
 MAX_DAYS = 3 * 366
 # The tables of every report, as `section` names them (attainment, bottlenecks, Pareto, Circular 01).
@@ -36,10 +37,17 @@ AgencyFilter = Annotated[str | None, Query(max_length=100, json_schema_extra={"p
 Section = Annotated[str | None, Query(max_length=32, json_schema_extra={"enum": list(SECTIONS)},
                                       description="CSV only: which of the report's tables (default: its first); "
                                                   "a table of another report answers 422")]
+# As `eiso report --source`: live findings by default, so that a replayed log (eiso history import) does not
+# count as this period's nonconformities unless asked for.
+Source = Annotated[str, Query(max_length=60, pattern=SOURCE_PATTERN,
+                              description="Nonconformities counted: live (default), history (replayed by eiso "
+                                          "history import), history:<import id>, or all")]
 
 
 class ReportQuery:
     """The query parameters of every report."""
+
+    source = "live"  # the nonconformities counted (engine.store.sources); a route's `source` sets it (with_source)
 
     def __init__(
         self,
@@ -81,3 +89,8 @@ class ReportQuery:
 def headings(lang: Language) -> dict[str, str]:
     return LABELS[lang].headings
 
+
+def with_source(q: Annotated[ReportQuery, Depends()], source: Source = "live") -> ReportQuery:
+    """The report's query with ``source``: the dependency of the reports that count nonconformities."""
+    q.source = source
+    return q

@@ -7,6 +7,8 @@ median working time. The user's agencies (and ``agency``, ``procedure``) filter 
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 from sqlmodel import Session
 
@@ -14,6 +16,7 @@ from engine.api.deps import Principal
 from engine.api.reporting.common import Period, ReportQuery
 from engine.core.calendar import Calendar
 from engine.reporting.conformance import ConformanceTables, Versions, case_results, conformance_report
+from engine.reporting.practice import practice_report
 from engine.reporting.tables import Kind, Table
 from engine.store.cases import CASES, STEPS
 from engine.store.tables import NonconformityRow
@@ -69,6 +72,14 @@ def conformance(session: Session, user: Principal, q: ReportQuery, period: Perio
     return ConformanceReport(period_from=calendar.local(period.start).isoformat(),
                              period_to=calendar.local(period.end).isoformat(),
                              procedures=[ProcedureConformance.model_validate(p) for p in found])
+
+
+def practice(session: Session, user: Principal, q: ReportQuery, period: Period, calendar: Calendar,
+             catalog: Versions, code: str) -> dict[str, Any] | None:
+    """Practice beside procedure ``code`` (``engine.reporting.practice``) for the cases closed in the period
+    within the user's agencies (and ``q.agency``); None when none closed. What the console's picture draws."""
+    where = q.where(user, CASES.c.agency, CASES.c.procedure)
+    return practice_report(session, TABLES, where, period, calendar, catalog, code)
 
 
 CASE_COLUMNS = ["case_id", "agency", "procedure", "procedure_version", "whole", "fitness", "fits", "conforming",

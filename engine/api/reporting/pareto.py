@@ -16,6 +16,7 @@ from engine.api.reporting.common import Period, ReportQuery, rate
 from engine.core.states import NonconformityStatus
 from engine.reporting.labels import CAUSES, LABELS
 from engine.reporting.tables import Kind
+from engine.store.sources import source_clause
 from engine.store.tables import NonconformityRow
 from engine.store.tables_api import CorrectiveAction
 
@@ -52,12 +53,13 @@ def pareto(counts: Counter[str], labels: dict[str, str]) -> list[ParetoRow]:
 
 
 def nonconformities(session: Session, user: Principal, q: ReportQuery, period: Period) -> NonconformityReport:
+    """The period's findings from ``q.source`` (live by default, as ``eiso report``)."""
     nc, ca = NonconformityRow, CorrectiveAction
-    found = session.exec(
-        select(nc.type, ca.cause_category).join(ca, col(ca.key) == col(nc.key), isouter=True)
-        .where(q.where(user, col(nc.agency), col(nc.procedure)), col(nc.status) != NonconformityStatus.RETRACTED,
-               col(nc.detected_at) >= period.start, col(nc.detected_at) < period.end)
-    ).all()
+    query = (select(nc.type, ca.cause_category).join(ca, col(ca.key) == col(nc.key), isouter=True)
+             .where(q.where(user, col(nc.agency), col(nc.procedure)), col(nc.status) != NonconformityStatus.RETRACTED,
+                    col(nc.detected_at) >= period.start, col(nc.detected_at) < period.end))
+    by_source = source_clause(col(nc.source), q.source)
+    found = session.exec(query if by_source is None else query.where(by_source)).all()
     types = Counter(t for t, _ in found)
     causes = Counter(c for _, c in found if c is not None)
     labels = LABELS[q.lang].values["type"]

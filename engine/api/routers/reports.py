@@ -19,7 +19,7 @@ from engine.api.reporting import conformance as conformance_
 from engine.api.reporting import pareto as pareto_
 from engine.api.reporting import procedure_review as procedure_review_
 from engine.api.reporting import steps as steps_
-from engine.api.reporting.common import Format, Period, ReportQuery
+from engine.api.reporting.common import Format, Period, ReportQuery, with_source
 from engine.api.reporting.export import DOC, answer
 from engine.api.routers.procedures import AgencyCode, concerning_version, requested_scope
 from engine.bootstrap import App
@@ -29,6 +29,7 @@ from engine.reporting.tables import Table
 router = APIRouter(prefix="/reports", tags=["reports"])
 
 Params = Annotated[ReportQuery, Depends()]
+SourceParams = Annotated[ReportQuery, Depends(with_source)]
 StepParams = Annotated[steps_.StepQuery, Depends()]
 ScopeQuery = Annotated[list[AgencyCode] | None, Query(
     max_length=MAX_SCOPE_AGENCIES, description="The agencies the version's deployment covers (repeat for several), "
@@ -71,7 +72,7 @@ def bottlenecks(q: Params, user: Reader, eiso: AppDep, session: SessionDep) -> R
 
 @router.get("/nonconformities", response_model=pareto_.NonconformityReport, responses=DOC,
             summary="Nonconformities by type and by root cause (Pareto)")
-def nonconformities(q: Params, user: Reader, eiso: AppDep,
+def nonconformities(q: SourceParams, user: Reader, eiso: AppDep,
                     session: SessionDep) -> Response | pareto_.NonconformityReport:
     report = pareto_.nonconformities(session, user, q, _period(q, eiso))
     return _respond(report, "nonconformities", [

@@ -74,11 +74,54 @@ class ColumnMapping:
         return out
 
 
+# Headings a dossier-history export commonly uses instead of the XES names, per field (compared without
+# case, diacritics, spaces, underscores or hyphens). A CSV/XLSX log whose heading row lacks a field's
+# default name and has one of these (and no --columns naming it otherwise) is read as if it had the default.
+HEADING_ALIASES: dict[str, tuple[str, ...]] = {
+    "case_id": ("case_id", "case id", "case", "caseid", "ma ho so", "so ho so", "ho so", "dossier", "dossier id"),
+    "activity": ("activity", "task", "step", "buoc", "hoat dong", "cong viec", "noi dung cong viec"),
+    "timestamp": ("timestamp", "time", "datetime", "date time", "thoi gian", "thoi diem", "ngay gio"),
+    "lifecycle": ("lifecycle", "transition", "trang thai buoc"),
+    "resource": ("resource", "user", "officer", "can bo", "nguoi xu ly"),
+    "unit": ("unit", "department", "don vi", "phong ban", "trach nhiem"),
+    "agency": ("agency", "agency code", "co quan", "ma co quan", "ma don vi"),
+    "procedure": ("procedure", "procedure code", "ma thu tuc", "thu tuc"),
+}
+
+
+def heading_key(text: str) -> str:
+    """A heading compared loosely: no case, diacritics (đ as d), spaces, underscores or hyphens."""
+    plain = unicodedata.normalize("NFD", text.casefold().replace("đ", "d"))
+    return re.sub(r"[\s_\-:.]+", "", "".join(c for c in plain if not unicodedata.combining(c)))
+
+
+def aliased_headings(headings: list[str], columns: ColumnMapping) -> list[str]:
+    """The heading row with common aliases renamed to the mapping's names (``HEADING_ALIASES``).
+
+    Only a field still on its default name, absent from the row, is looked for; the first heading that is one
+    of its aliases takes that name. Headings the mapping names are never renamed.
+    """
+    default = ColumnMapping()
+    out = list(headings)
+    named = {v for v in asdict(columns).values() if isinstance(v, str)}
+    for field_name, aliases in HEADING_ALIASES.items():
+        wanted = getattr(columns, field_name)
+        if wanted is None or wanted != getattr(default, field_name) or wanted in out:
+            continue
+        keys = {heading_key(a) for a in aliases}
+        for index, heading in enumerate(out):
+            if heading and heading not in named and heading_key(heading) in keys:
+                out[index] = wanted
+                break
+    return out
+
+
 @dataclass(frozen=True)
 class ActivityMap:
-    """Activity name -> BPMN step id, a contract event type (``case.result_ready``...) or ``ignore``."""
+    """Activity name -> what it means: a BPMN step id, a contract event type (``case.result_ready``...), both
+    (a list: e.g. ``["return_result", "case.returned"]``, the step completed and the case returned), or ``ignore``."""
 
-    targets: dict[str, str]
+    targets: dict[str, str | tuple[str, ...]]
     procedure: str | None = None
     agency: str | None = None
 
@@ -89,21 +132,25 @@ class ActivityMap:
         if not isinstance(table, dict):
             raise HistoryLogError(f"{path.name}: expected an [activities] table (\"activity name\" = \"step id\" "
                                   "or \"ignore\")")
-        targets: dict[str, str] = {}
+        targets: dict[str, str | tuple[str, ...]] = {}
         for name, target in table.items():
-            if not isinstance(target, str) or not target.strip():
-                raise HistoryLogError(f"{path.name}: activity {name!r}: expected a step id, an event type or "
-                                      f"\"ignore\", got {target!r}")
-            targets[normal_activity(name)] = target.strip()
+            items = [target] if isinstance(target, str) else target
+            if (not isinstance(items, list) or not items
+                    or not all(isinstance(t, str) and t.strip() for t in items)
+                    or (len(items) > 1 and IGNORE in [t.strip() for t in items])):
+                raise HistoryLogError(f"{path.name}: activity {name!r}: expected a step id, an event type, a list of "
+                                      f"them or \"ignore\", got {target!r}")
+            targets[normal_activity(name)] = items[0].strip() if len(items) == 1 else tuple(t.strip() for t in items)
         procedure, agency = data.get("procedure"), data.get("agency")
         for key, value in (("procedure", procedure), ("agency", agency)):
             if value is not None and not isinstance(value, str):
                 raise HistoryLogError(f"{path.name}: {key} must be text")
         return cls(targets, procedure, agency)
 
-    def target(self, activity: str) -> str | None:
-        """The step id or event type, ``IGNORE``, or None when the activity is not in the map."""
-        return self.targets.get(normal_activity(activity))
+    def target(self, activity: str) -> tuple[str, ...] | None:
+        """The step ids and event types (or ``(IGNORE,)``), or None when the activity is not in the map."""
+        found = self.targets.get(normal_activity(activity))
+        return (found,) if isinstance(found, str) else found
 
 
 def is_event_type(target: str) -> bool:

@@ -133,28 +133,31 @@ def _observe(trace: Trace, options: ReplayOptions, replayed: ReplayedCase) -> tu
         first_at = at if first_at is None or at < first_at else first_at
         lifecycle = (text_value(event.attributes.get(columns.lifecycle)) if columns.lifecycle else None) or COMPLETE
         lifecycle = lifecycle.lower()
-        target = options.activities.target(activity)
-        if target is None:
+        targets = options.activities.target(activity)
+        if targets is None:
             replayed.counts["unmapped"] += 1
             replayed.unmapped[activity] += 1
             continue
-        if target == IGNORE:
+        if targets == (IGNORE,):
             replayed.counts["ignored"] += 1
             continue
-        if lifecycle not in (START, COMPLETE) or (lifecycle == START and is_event_type(target)):
+        if lifecycle == START:  # a start only starts steps; an event type happens at completion
+            targets = tuple(t for t in targets if not is_event_type(t))
+        if lifecycle not in (START, COMPLETE) or not targets:
             replayed.counts["lifecycle_other"] += 1
             continue
         actor = _actor(event, columns)
-        key = (at, target, lifecycle, tuple(sorted((actor or {}).items())))
+        key = (at, targets, lifecycle, tuple(sorted((actor or {}).items())))
         if key in seen:
             replayed.counts["duplicate"] += 1
             continue
         seen.add(key)
-        if is_event_type(target):
-            observed.append(_Observed(at, index, target, None, actor, event.where))
-        else:
-            observed.append(_Observed(at, index, STEP_STARTED if lifecycle == START else STEP_COMPLETED, target,
-                                      actor, event.where))
+        for target in targets:  # in the map's order: a step completed, then the case returned
+            if is_event_type(target):
+                observed.append(_Observed(at, index, target, None, actor, event.where))
+            else:
+                observed.append(_Observed(at, index, STEP_STARTED if lifecycle == START else STEP_COMPLETED, target,
+                                          actor, event.where))
     return observed, first_at
 
 

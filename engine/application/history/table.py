@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from engine.application.history.log import HistoryLogError, LogEvent, Trace, TraceProblem
-from engine.application.history.mapping import ColumnMapping
+from engine.application.history.mapping import ColumnMapping, aliased_headings
 
 DELIMITERS = (",", ";", "\t", "|")
 SNIFF_BYTES = 1 << 20
@@ -103,7 +103,7 @@ def _keyed(lines: Iterable[tuple[int, list[Any]]], name: str, columns: ColumnMap
     headings: list[str] | None = None
     for number, values in lines:
         if headings is None:
-            headings = [_nfc(str(v)).strip() if v is not None else "" for v in values]
+            headings = aliased_headings([_nfc(str(v)).strip() if v is not None else "" for v in values], columns)
             missing = [c for c in (columns.case_id, columns.activity, columns.timestamp) if c not in headings]
             if missing:
                 shown = ", ".join(repr(h) for h in headings[:12]) or "nothing"

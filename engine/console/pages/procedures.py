@@ -42,6 +42,7 @@ from engine.api.scope import BadAgencyCode, check_code
 from engine.bootstrap import App
 from engine.console.auth import PageUser, may, require
 from engine.console.i18n import Translator, parse_date
+from engine.console.pages.conformance import Conformance, practice_picture, procedure_conformance, shown
 from engine.console.render import page
 from engine.core.agency import EVERY_AGENCY, MAX_SCOPE_AGENCIES, scope_agencies
 from engine.core.states import OPEN_STATUSES, StepStatus
@@ -424,6 +425,12 @@ def version_page(request: Request, user: PageUser, code: Code, version: Version,
             if err.status != 422:
                 raise HTTPException(err.status) from None
             filters.errors["to"] = "procedures.bad_period"
+    conformance: Conformance | None = None
+    if report is not None and start_day is not None and last_day is not None:
+        figures, _ = _recent(request).get(
+            ("conformance", _scope_of(user), code, start_day, last_day, filters.agency), counted_at,
+            lambda: procedure_conformance(eiso, user, code, start_day, last_day, filters.agency))
+        conformance = shown(figures, request.state.translator.language)
     rows = [StepRow(s, overdue_url(code, version, key, s.step, filters.agency)) for s in report.steps] if report else []
     agencies = sorted(set(user.scope.codes) | {a for a in scope_agencies(key) if user.scope.covers(a)})
     return page(
@@ -434,7 +441,31 @@ def version_page(request: Request, user: PageUser, code: Code, version: Version,
         others=[(v, version_url(v.code, v.version, v.scope)) for v in others],
         modeller_url=modeller_url(code, version, key) if may(user, roles.PROCEDURE_WRITERS) else None,
         levels=LEVELS, ok_below=OK_BELOW, warn_below=WARN_BELOW,
-        period_start=filters.start, period_last=filters.last, now=counted_at)
+        period_start=filters.start, period_last=filters.last, now=counted_at, conformance=conformance,
+        practice_url=_sub_url(code, version, "/practice.svg", key, agency=filters.agency or "",
+                              **{"from": filters.start_text, "to": filters.end_text}))
+
+
+@router.get("/procedures/{code}/versions/{version}/practice.svg", include_in_schema=False)
+def practice_page(request: Request, user: PageUser, code: Code, version: Version, scope: str | None = None,
+                  agency: str | None = None, start: str | None = Query(None, alias="from"),
+                  end: str | None = Query(None, alias="to")) -> Response:
+    """Practice beside the procedure (``engine.reporting.practice_svg``) for the version page's period and
+    agency, within the user's agencies, in the page's language; the 404 page for a version not the user's."""
+    require(user, roles.READERS)
+    eiso = _eiso(request)
+    key = _scope_key(request, scope)
+    today = eiso.calendar.local(eiso.clock.now()).date()
+    filters = _filters(user, today, start, end, agency)
+    with _session(eiso) as session, _as_page():
+        get_version(code, version, user, eiso, session, agency=list(scope_agencies(key)) or None)
+    if filters.errors or filters.start is None or filters.last is None:
+        raise HTTPException(422)
+    t: Translator = request.state.translator
+    with _as_page():
+        picture = practice_picture(eiso, user, code, filters.start, filters.last, filters.agency, t.language,
+                                   t("procedures.conformance_none"))
+    return Response(picture, media_type="image/svg+xml")
 
 
 @router.get("/procedures/{code}/versions/{version}/bpmn", include_in_schema=False)
