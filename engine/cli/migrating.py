@@ -26,6 +26,7 @@ from engine.cli.output import Format, errors, print_csv, print_json, print_table
 from engine.core.events import check_agency_code
 from engine.core.migration import StepMapInvalid, parse_step_map
 from engine.reporting.formats import Language
+from engine.reporting.labels import MIGRATION_REASONS
 from engine.store.audit import CLI_ROLE
 
 EXIT_ALL_MOVED, EXIT_SOME_STAYED, EXIT_BAD_INPUT = 0, 1, 2
@@ -53,20 +54,8 @@ WORDS = {
                   "exit": "exit status 1: some cases stayed (0: all moved, 2: bad input)"},
 }
 # The reason codes in words; the full reason (with the case's own step names) follows in English.
-REASONS = {
-    Language.vi: {"step_removed": "bước đang xử lý không còn ở phiên bản mới và không có trong bảng ánh xạ",
-                  "backwards": "sẽ đưa hồ sơ lùi lại trước bước đã hoàn thành",
-                  "steps_merged": "hai bước đang xử lý gộp thành một",
-                  "position_unmapped": "không đặt được hồ sơ vào vị trí tương ứng",
-                  "paused_new_allowance": "bước có thời hạn mới trong khi hồ sơ đang tạm dừng",
-                  "no_target_version": "quy trình của cơ quan không có phiên bản này",
-                  "target_retired": "phiên bản đích đã ngừng áp dụng",
-                  "not_permitted": "không thuộc quyền quản lý",
-                  "changed_meanwhile": "hồ sơ thay đổi trong lúc chuyển; chạy lại",
-                  "case_unreadable": "không đọc được hồ sơ",
-                  "same_version": "đã ở phiên bản này", "closed": "hồ sơ đã kết thúc"},
-    Language.en: {},
-}
+# English: the engine's own reason, which names the steps.
+REASONS = {Language.vi: MIGRATION_REASONS[Language.vi], Language.en: {}}
 
 
 def command(actor_of: Callable[[str | None], str]) -> Callable[..., None]:

@@ -120,3 +120,37 @@ LABELS = {
         decimal_mark=".",
     ),
 }
+
+
+# Why a running case stays on its version when its procedure's cases are migrated
+# (``engine.core.migration``'s reason codes), for the CLI's and the console's tables.
+MIGRATION_REASONS: dict[Language, dict[str, str]] = {
+    Language.vi: {
+        "closed": "hồ sơ đã kết thúc",
+        "same_version": "đã ở phiên bản này",
+        "step_removed": "bước đang xử lý không còn ở phiên bản mới và không có trong bảng ánh xạ",
+        "backwards": "sẽ đưa hồ sơ lùi lại trước bước đã hoàn thành",
+        "steps_merged": "hai bước đang xử lý gộp thành một",
+        "position_unmapped": "không đặt được hồ sơ vào vị trí tương ứng",
+        "paused_new_allowance": "bước có định mức mới trong khi hồ sơ đang tạm dừng",
+        "no_target_version": "quy trình hồ sơ đang theo không có phiên bản này",
+        "target_retired": "phiên bản đích đã ngừng áp dụng",
+        "not_permitted": "quy trình áp dụng cho đơn vị bạn không quản lý",
+        "changed_meanwhile": "hồ sơ thay đổi trong lúc chuyển; hãy chuyển lại",
+        "case_unreadable": "không đọc được hồ sơ",
+    },
+    Language.en: {
+        "closed": "the case is closed",
+        "same_version": "already on this version",
+        "step_removed": "an active step is not in the new version and the map does not name it",
+        "backwards": "the move would put the case back before a step it completed",
+        "steps_merged": "two active steps would become one",
+        "position_unmapped": "the case cannot be placed at the mapped position",
+        "paused_new_allowance": "a step's allowance changed while the case is paused",
+        "no_target_version": "the deployment the case follows has no such version",
+        "target_retired": "the target version is retired",
+        "not_permitted": "a deployment for agencies you do not manage",
+        "changed_meanwhile": "the case changed while it was being moved; migrate again",
+        "case_unreadable": "the case could not be read",
+    },
+}

@@ -1,5 +1,8 @@
 """Words of the migration form (running cases moved to a new procedure version) and of its preview."""
 
+from engine.reporting.formats import Language
+from engine.reporting.labels import MIGRATION_REASONS
+
 VI: dict[str, str] = {
     "migration.title": "Chuyển hồ sơ đang giải quyết của thủ tục {code} sang phiên bản mới",
     "migration.card": "Chuyển hồ sơ đang giải quyết sang phiên bản mới",
@@ -46,20 +49,10 @@ VI: dict[str, str] = {
     "migration.stayed": "ở lại",
     "migration.paused": "đang tạm dừng",
     "migration.no_cases": "Không có hồ sơ đang giải quyết nào cần chuyển.",
-    "migration.reason.closed": "hồ sơ đã kết thúc",
-    "migration.reason.same_version": "đã ở phiên bản này",
-    "migration.reason.step_removed": "bước đang xử lý không còn ở phiên bản mới và không có trong bảng ánh xạ",
-    "migration.reason.backwards": "sẽ đưa hồ sơ lùi lại trước bước đã hoàn thành",
-    "migration.reason.steps_merged": "hai bước đang xử lý gộp thành một",
-    "migration.reason.position_unmapped": "không đặt được hồ sơ vào vị trí tương ứng",
-    "migration.reason.paused_new_allowance": "bước có định mức mới trong khi hồ sơ đang tạm dừng",
-    "migration.reason.no_target_version": "quy trình hồ sơ đang theo không có phiên bản này",
-    "migration.reason.target_retired": "phiên bản đích đã ngừng áp dụng",
-    "migration.reason.not_permitted": "quy trình áp dụng cho đơn vị bạn không quản lý",
-    "migration.reason.changed_meanwhile": "hồ sơ thay đổi trong lúc chuyển; hãy chuyển lại",
-    "migration.reason.case_unreadable": "không đọc được hồ sơ",
     "cases.event.case_migrated": "Chuyển sang phiên bản quy trình mới",
+    **{f"migration.reason.{code}": text for code, text in MIGRATION_REASONS[Language.vi].items()},
 }
+
 
 EN: dict[str, str] = {
     "migration.title": "Move the running cases of procedure {code} to a new version",
@@ -107,17 +100,6 @@ EN: dict[str, str] = {
     "migration.stayed": "stays",
     "migration.paused": "paused",
     "migration.no_cases": "No running case to move.",
-    "migration.reason.closed": "the case is closed",
-    "migration.reason.same_version": "already on this version",
-    "migration.reason.step_removed": "an active step is not in the new version and the map does not name it",
-    "migration.reason.backwards": "the move would put the case back before a step it completed",
-    "migration.reason.steps_merged": "two active steps would become one",
-    "migration.reason.position_unmapped": "the case cannot be placed at the mapped position",
-    "migration.reason.paused_new_allowance": "a step's allowance changed while the case is paused",
-    "migration.reason.no_target_version": "the deployment the case follows has no such version",
-    "migration.reason.target_retired": "the target version is retired",
-    "migration.reason.not_permitted": "a deployment for agencies you do not manage",
-    "migration.reason.changed_meanwhile": "the case changed while it was being moved; migrate again",
-    "migration.reason.case_unreadable": "the case could not be read",
     "cases.event.case_migrated": "Moved to a new procedure version",
+    **{f"migration.reason.{code}": text for code, text in MIGRATION_REASONS[Language.en].items()},
 }
